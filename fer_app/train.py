@@ -1,0 +1,253 @@
+"""Train a network on FER2013 with minicnn.
+
+    python -m fer_app.train --data ../shared/fer2013 --epochs 30 --out runs/report
+    python -m fer_app.train --out runs/report --resume        # continue an interrupted run
+    python -m fer_app.train --arch report --summary           # print the architecture
+
+Each epoch writes to --out, atomically: last.npz (checkpoint), best.npz (the model with
+the best validation accuracy so far), history.json and curves.png. Ctrl-C (or SIGTERM,
+or --max-steps / --time-limit) stops after the current batch with a checkpoint;
+--resume then continues exactly: same weights as a run that was never interrupted.
+"""
+import argparse
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from data_tools.augment import Augmenter
+from data_tools.fer2013 import load_split
+from fer_app import plots
+from fer_app.checkpoint import load_checkpoint, save_checkpoint
+from fer_app.cli import AppError, run
+from fer_app.labels import EMOTIONS
+from fer_app.metrics import classification_report, confusion_matrix
+from fer_app.preprocess import INPUT_SHAPE, PREPROCESSING, normalize
+from minicnn import SGD, Adam, SoftmaxCrossEntropy
+from minicnn.io import atomic_write
+from minicnn.models import ARCHITECTURES
+from minicnn.schedules import SCHEDULES, learning_rate
+
+# Options that define the run: saved in the checkpoint and taken from it on --resume.
+RUN_OPTIONS = ("arch", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
+               "schedule", "warmup_epochs", "seed", "augment", "dropout", "train_split", "val_split", "limit")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m fer_app.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", help="FER2013 as image folders, fer2013.csv or an imported cache .npz")
+    parser.add_argument("--train-split", default="train")
+    parser.add_argument("--val-split", default="validation")
+    parser.add_argument("--arch", default="report", choices=sorted(ARCHITECTURES))
+    parser.add_argument("--summary", action="store_true", help="print the architecture table and exit")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: sgd 0.01, adam 0.001)")
+    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    parser.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--schedule", choices=SCHEDULES, default="cosine")
+    parser.add_argument("--warmup-epochs", type=float, default=1.0)
+    parser.add_argument("--dropout", type=float, default=0.4)
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                        help="random flips, shifts, rotations and zoom (default on)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="train on a random subset of this many images")
+    parser.add_argument("--out", default="runs/train", help="output folder")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="stop with a checkpoint after this many optimizer steps in all")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="stop with a checkpoint after this many minutes of this invocation")
+    args = parser.parse_args(argv)
+    if args.lr is None:
+        args.lr = 0.01 if args.optimizer == "sgd" else 0.001
+    return args
+
+
+def make_optimizer(args):
+    if args.optimizer == "sgd":
+        return SGD(args.lr, momentum=args.momentum, nesterov=args.nesterov and args.momentum > 0,
+                   weight_decay=args.weight_decay)
+    return Adam(args.lr, weight_decay=args.weight_decay)
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def evaluate_split(model, images, labels, batch_size=256):
+    """Loss, accuracy and confusion matrix of a model on uint8 images (N, 48, 48)."""
+    loss_fn = SoftmaxCrossEntropy()
+    loss_sum, predictions = 0.0, []
+    for start in range(0, len(images), batch_size):
+        logits = model.forward(normalize(images[start:start + batch_size]), training=False)
+        loss, _ = loss_fn(logits, labels[start:start + batch_size])
+        loss_sum += loss * len(logits)
+        predictions.append(logits.argmax(axis=1))
+    predicted = np.concatenate(predictions)
+    return loss_sum / len(images), float((predicted == labels).mean()), confusion_matrix(labels, predicted)
+
+
+class StopRequest:
+    """Turns the first Ctrl-C / SIGTERM into a request to stop after the current batch."""
+
+    def __init__(self):
+        self.reason = None
+
+    def __enter__(self):
+        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame):
+        if self.reason is not None:   # asked twice: stop now
+            raise KeyboardInterrupt
+        self.reason = signal.Signals(signum).name
+        tqdm.write(f"{self.reason}: stopping after this batch and saving a checkpoint (again to abort)")
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def write_json(path, obj):
+    with atomic_write(path, "w") as f:
+        json.dump(obj, f, indent=1)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = Path(args.out)
+    checkpoint_path = out / "last.npz"
+    saved = None
+    if args.resume:
+        if not checkpoint_path.exists():
+            raise AppError(f"--resume: no checkpoint at {checkpoint_path}")
+        saved = json.loads(str(np.load(checkpoint_path, allow_pickle=False)["train_state"]))
+        for option in RUN_OPTIONS:
+            setattr(args, option, saved["options"][option])
+    model = ARCHITECTURES[args.arch](seed=args.seed, dropout=args.dropout)
+    if args.summary:
+        model.summary(INPUT_SHAPE)
+        return 0
+    if not args.data:
+        raise AppError("--data is required: a FER2013 folder, fer2013.csv or cache .npz")
+    model.meta = {"classes": list(EMOTIONS), "input_shape": list(INPUT_SHAPE), "preprocessing": PREPROCESSING,
+                  "arch": args.arch}
+
+    train_images, train_labels = load_split(args.data, args.train_split)
+    val_images, val_labels = load_split(args.data, args.val_split)
+    if args.limit:
+        subset = np.random.default_rng([args.seed, 0]).permutation(len(train_images))[:args.limit]
+        train_images, train_labels = train_images[subset], train_labels[subset]
+    num_train = len(train_images)
+    steps_per_epoch = math.ceil(num_train / args.batch_size)
+    total_steps = args.epochs * steps_per_epoch
+    warmup_steps = int(args.warmup_epochs * steps_per_epoch)
+
+    optimizer = make_optimizer(args)
+    generators = {"shuffle": np.random.default_rng([args.seed, 1]), "augment": np.random.default_rng([args.seed, 2])}
+    augment = Augmenter(generators["augment"]) if args.augment else None
+    state = {"options": {o: getattr(args, o) for o in RUN_OPTIONS}, "epoch": 0, "batch": 0,
+             "running": {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0},
+             "history": [], "best_val_acc": -1.0, "command": sys.argv if argv is None else ["fer_app.train", *argv],
+             "commit": git_commit()}
+    epoch_order = None
+    if saved is not None:
+        state, epoch_order = load_checkpoint(checkpoint_path, model, optimizer, generators)
+        print(f"resumed from {checkpoint_path}: epoch {state['epoch'] + 1}, batch {state['batch']}")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"training {args.arch} on {num_train} images, validating on {len(val_images)}; "
+          f"{args.epochs} epochs of {steps_per_epoch} steps; {args.optimizer} lr {args.lr} {args.schedule}")
+
+    loss_fn = SoftmaxCrossEntropy()
+    started = time.monotonic()
+    with StopRequest() as stop:
+        while state["epoch"] < args.epochs:
+            epoch = state["epoch"]
+            if epoch_order is None:
+                epoch_order = generators["shuffle"].permutation(num_train)
+            running = state["running"]
+            bar = tqdm(range(state["batch"], steps_per_epoch), initial=state["batch"], total=steps_per_epoch,
+                       desc=f"epoch {epoch + 1}/{args.epochs}", unit="batch", dynamic_ncols=True)
+            for batch in bar:
+                batch_start = time.perf_counter()
+                step = epoch * steps_per_epoch + batch
+                optimizer.lr = learning_rate(args.schedule, args.lr, step, total_steps, warmup_steps)
+                index = epoch_order[batch * args.batch_size:(batch + 1) * args.batch_size]
+                x, y = normalize(train_images[index]), train_labels[index]
+                if augment is not None:
+                    x = augment(x)
+                logits = model.forward(x, training=True)
+                loss, dlogits = loss_fn(logits, y)
+                if not np.isfinite(loss):
+                    raise AppError(f"loss became {loss} at epoch {epoch + 1}, batch {batch + 1} (lr {optimizer.lr:.3g}): "
+                                   f"training diverged; lower --lr. The last checkpoint ({checkpoint_path}) is intact")
+                model.backward(dlogits)
+                optimizer.step(model.named_parameters())
+                running["loss"] += loss * len(y)
+                running["correct"] += int((logits.argmax(axis=1) == y).sum())
+                running["seen"] += len(y)
+                seconds = time.perf_counter() - batch_start
+                running["seconds"] += seconds
+                state["batch"] = batch + 1
+                bar.set_postfix(loss=f"{running['loss'] / running['seen']:.3f}",
+                                acc=f"{running['correct'] / running['seen']:.3f}",
+                                img_s=f"{len(y) / seconds:.0f}", lr=f"{optimizer.lr:.2g}")
+                elapsed_minutes = (time.monotonic() - started) / 60
+                if (stop.reason is None and args.max_steps is not None and step + 1 >= args.max_steps):
+                    stop.reason = f"--max-steps {args.max_steps}"
+                if stop.reason is None and args.time_limit is not None and elapsed_minutes >= args.time_limit:
+                    stop.reason = f"--time-limit {args.time_limit} min"
+                if stop.reason is not None and state["batch"] < steps_per_epoch:
+                    bar.close()
+                    save_checkpoint(checkpoint_path, model, optimizer, state, generators, epoch_order)
+                    print(f"stopped ({stop.reason}) at epoch {epoch + 1}, batch {state['batch']}: "
+                          f"checkpoint {checkpoint_path}; continue with --resume")
+                    return 0
+            bar.close()
+
+            val_loss, val_acc, matrix = evaluate_split(model, val_images, val_labels)
+            record = {"epoch": epoch + 1, "lr": optimizer.lr,
+                      "train_loss": running["loss"] / running["seen"], "train_acc": running["correct"] / running["seen"],
+                      "val_loss": val_loss, "val_acc": val_acc, "train_seconds": running["seconds"],
+                      "train_images_per_s": running["seen"] / running["seconds"]}
+            state["history"].append(record)
+            state.update(epoch=epoch + 1, batch=0, running={"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0})
+            epoch_order = None
+            improved = val_acc > state["best_val_acc"]
+            if improved:
+                state["best_val_acc"] = val_acc
+                state["best_epoch"] = epoch + 1
+                model.save(out / "best.npz")
+                write_json(out / "best_report.json", classification_report(matrix))
+            save_checkpoint(checkpoint_path, model, optimizer, state, generators, epoch_order)
+            write_json(out / "history.json", {k: state[k] for k in ("options", "command", "commit", "history",
+                                                                      "best_val_acc") if k in state}
+                       | {"best_epoch": state.get("best_epoch")})
+            plots.training_curves(state["history"], out / "curves.png")
+            print(f"epoch {epoch + 1}: train loss {record['train_loss']:.4f} acc {record['train_acc']:.4f} | "
+                  f"val loss {val_loss:.4f} acc {val_acc:.4f}{'  (best)' if improved else ''} | "
+                  f"{record['train_images_per_s']:.0f} img/s", flush=True)
+            if stop.reason is not None:
+                print(f"stopped ({stop.reason}) after epoch {epoch + 1}: continue with --resume")
+                return 0
+    print(f"done: best validation accuracy {state['best_val_acc']:.4f} at epoch {state.get('best_epoch')}; "
+          f"model {out / 'best.npz'}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,46 @@
+"""Low-level kernels behind the layers, each with two implementations of one contract.
+
+    im2col(x, kh, kw, stride, pad)                 (N, C, H, W) -> (N, C*kh*kw, OH*OW)
+    col2im(cols, x_shape, kh, kw, stride, pad)     the adjoint: sums columns back into (N, C, H, W)
+    maxpool_forward(x, ph, pw, stride)             -> out (N, C, OH, OW), argmax (N, C, OH, OW)
+    maxpool_backward(dout, argmax, x_shape, ph, pw, stride) -> dx (N, C, H, W)
+
+`*_numpy.py` are the readable references; `*_numba.py` compile the same loops with
+numba. The functions below dispatch to whichever the active backend names
+(see minicnn.backend), importing the numba modules only when they are used.
+"""
+import importlib
+
+from minicnn.backend import get_backend
+
+_MODULES = {
+    ("im2col", "numpy"): "minicnn.kernels.im2col_numpy",
+    ("im2col", "numba"): "minicnn.kernels.im2col_numba",
+    ("pool", "numpy"): "minicnn.kernels.pool_numpy",
+    ("pool", "numba"): "minicnn.kernels.pool_numba",
+}
+
+
+def _module(family):
+    return importlib.import_module(_MODULES[(family, get_backend())])
+
+
+def im2col(x, kh, kw, stride, pad):
+    return _module("im2col").im2col(x, kh, kw, stride, pad)
+
+
+def col2im(cols, x_shape, kh, kw, stride, pad):
+    return _module("im2col").col2im(cols, x_shape, kh, kw, stride, pad)
+
+
+def maxpool_forward(x, ph, pw, stride):
+    return _module("pool").maxpool_forward(x, ph, pw, stride)
+
+
+def maxpool_backward(dout, argmax, x_shape, ph, pw, stride):
+    return _module("pool").maxpool_backward(dout, argmax, x_shape, ph, pw, stride)
+
+
+def conv_output_size(size, kernel, stride, pad):
+    """Output length of a convolution or pooling along one axis: (size + 2*pad - kernel) // stride + 1."""
+    return (size + 2 * pad - kernel) // stride + 1

@@ -1,0 +1,36 @@
+"""Max pooling forward/backward in plain NumPy: the reference for pool_numba.
+
+Windows are ph x pw, taken every `stride` pixels with no padding ('valid', as in Keras),
+so OH = (H - ph) // stride + 1. Windows may overlap (stride < ph). The forward pass
+remembers, for each output, which position of its window held the maximum (the first
+one on a tie, row-major): backward sends the gradient there and nowhere else.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from minicnn.kernels import conv_output_size
+
+
+def maxpool_forward(x, ph, pw, stride):
+    """x: (N, C, H, W) -> out: (N, C, OH, OW), argmax: (N, C, OH, OW) int32 in [0, ph*pw)."""
+    n, c, h, w = x.shape
+    oh, ow = conv_output_size(h, ph, stride, 0), conv_output_size(w, pw, stride, 0)
+    windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :oh, :ow]
+    flat = windows.reshape(n, c, oh, ow, ph * pw)
+    argmax = flat.argmax(axis=-1)
+    out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
+    return out, argmax.astype(np.int32)
+
+
+def maxpool_backward(dout, argmax, x_shape, ph, pw, stride):
+    """dout, argmax: (N, C, OH, OW) -> dx: x_shape = (N, C, H, W)."""
+    oh, ow = dout.shape[2:]
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    # For each position (i, j) inside the window, the outputs whose maximum sat there
+    # pass their gradient to the strided grid of inputs at that position; overlapping
+    # windows add up.
+    for i in range(ph):
+        for j in range(pw):
+            routed = np.where(argmax == i * pw + j, dout, 0)
+            dx[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += routed
+    return dx

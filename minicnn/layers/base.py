@@ -1,0 +1,44 @@
+"""The contract every layer keeps.
+
+    out = layer.forward(x, training)   caches what backward will need
+    dx = layer.backward(dout)          dL/dx from dL/dout; fills layer.grads, never writes into dout
+
+`params` and `grads` are dicts of arrays with the same keys and shapes ("W", "b");
+optimizers update `params` in place from `grads`. `config()` returns the constructor
+arguments, so that a model file can rebuild the layer.
+"""
+import numpy as np
+
+
+class Layer:
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    def output_shape(self, input_shape):
+        """Shape of one output sample given the shape of one input sample (no batch axis)."""
+        return tuple(input_shape)
+
+    def config(self):
+        """Constructor arguments (JSON-serialisable) that rebuild this layer."""
+        return {}
+
+    def num_params(self):
+        return int(sum(p.size for p in self.params.values()))
+
+    def astype(self, dtype):
+        """Cast parameters and gradients to dtype (float64 for gradient checks); returns self."""
+        for key in self.params:
+            self.params[key] = self.params[key].astype(dtype)
+            self.grads[key] = np.zeros_like(self.params[key])
+        return self
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"

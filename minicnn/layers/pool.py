@@ -1,0 +1,45 @@
+"""Max pooling."""
+from minicnn import kernels
+from minicnn.layers.base import Layer
+
+
+class MaxPool2D(Layer):
+    """MaxPool2D(pool_size=2, stride=None)
+
+    x: (N, C, H, W) -> out: (N, C, OH, OW),  OH = (H - pool_size) // stride + 1   (and OW)
+
+        out[n, c, y, x] = max_{i,j} x[n, c, y*stride + i, x*stride + j]
+
+    stride defaults to pool_size (windows side by side); a smaller stride makes windows
+    overlap (pool 3, stride 2). No padding: leftover rows and columns are dropped, as in
+    Keras' 'valid'. Backward routes each output's gradient to the input that was the
+    maximum of its window (the first one on a tie); the others get zero.
+    No parameters.
+    """
+
+    def __init__(self, pool_size=2, stride=None):
+        super().__init__()
+        self.pool_size = int(pool_size)
+        self.stride = self.pool_size if stride is None else int(stride)
+        self._argmax = None
+        self._x_shape = None
+
+    def output_shape(self, input_shape):
+        c, h, w = input_shape
+        oh = kernels.conv_output_size(h, self.pool_size, self.stride, 0)
+        ow = kernels.conv_output_size(w, self.pool_size, self.stride, 0)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"MaxPool2D {self.pool_size}x{self.pool_size} does not fit a {h}x{w} input")
+        return (c, oh, ow)
+
+    def forward(self, x, training=False):
+        out, self._argmax = kernels.maxpool_forward(x, self.pool_size, self.pool_size, self.stride)
+        self._x_shape = x.shape
+        return out
+
+    def backward(self, dout):
+        return kernels.maxpool_backward(dout, self._argmax, self._x_shape,
+                                        self.pool_size, self.pool_size, self.stride)
+
+    def config(self):
+        return {"pool_size": self.pool_size, "stride": self.stride}

@@ -1,0 +1,171 @@
+"""Sequential: a stack of layers, trained by backpropagation, saved as one .npz file."""
+import json
+import zipfile
+
+import numpy as np
+
+from minicnn.io import atomic_write
+from minicnn.layers import LAYER_TYPES
+from minicnn.losses import softmax
+
+FILE_FORMAT = "minicnn.Sequential"
+FILE_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, unreadable, or does not fit the model (one-line message)."""
+
+
+class Sequential:
+    """Sequential(layers): the output of each layer is the input of the next.
+
+    forward(x) runs the layers in order; backward(dout) runs their backward passes in
+    reverse order, which is the chain rule: each layer turns dL/d(its output) into
+    dL/d(its input) and, on the way, fills its own parameter gradients.
+    """
+
+    def __init__(self, layers, meta=None):
+        self.layers = list(layers)
+        self.meta = dict(meta or {})   # free-form, saved with the model (class names, preprocessing...)
+
+    def forward(self, x, training=False):
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def named_parameters(self):
+        """(name, param, grad) for every parameter, named "<layer index>.<key>", e.g. "0.W"."""
+        for index, layer in enumerate(self.layers):
+            for key, param in layer.params.items():
+                yield f"{index}.{key}", param, layer.grads[key]
+
+    def num_params(self):
+        return sum(layer.num_params() for layer in self.layers)
+
+    def astype(self, dtype):
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    def predict_proba(self, x, batch_size=256):
+        """x: (N, C, H, W) -> class probabilities (N, K), computed batch_size samples at a time."""
+        if len(x) == 0:
+            return np.zeros((0, self.output_shape(x.shape[1:])[0]), dtype=np.float32)
+        parts = [softmax(self.forward(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts)
+
+    def predict(self, x, batch_size=256):
+        """x: (N, C, H, W) -> predicted class indices (N,)."""
+        return self.predict_proba(x, batch_size).argmax(axis=1)
+
+    def output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        return shape
+
+    def summary(self, input_shape, print_fn=print):
+        """Print (and return) a Keras-like table: layer, output shape, parameters, total."""
+        rows, shape = [], tuple(input_shape)
+        for index, layer in enumerate(self.layers):
+            shape = layer.output_shape(shape)
+            rows.append((f"{index}: {type(layer).__name__}", str(shape), f"{layer.num_params():,}"))
+        header = ("Layer (type)", "Output Shape", "Param #")
+        widths = [max(len(r[i]) for r in rows + [header]) + 4 for i in range(3)]
+        line = "=" * sum(widths)
+
+        def fmt(row):
+            return "".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+
+        text = "\n".join([f"Input shape: {tuple(input_shape)}  (channels, height, width)", line, fmt(header), line]
+                         + [fmt(r) for r in rows]
+                         + [line, f"Total params: {self.num_params():,}", line])
+        print_fn(text)
+        return text
+
+    # --- files -----------------------------------------------------------------------
+
+    def config(self):
+        return {"format": FILE_FORMAT, "version": FILE_VERSION,
+                "layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers],
+                "meta": self.meta}
+
+    def weights(self):
+        """{name: array} of every parameter (see named_parameters)."""
+        return {name: param for name, param, _ in self.named_parameters()}
+
+    def save(self, path, extra_arrays=None):
+        """Write weights and architecture (JSON under "config") to one .npz, atomically."""
+        arrays = dict(self.weights())
+        arrays["config"] = np.array(json.dumps(self.config()))
+        arrays.update(extra_arrays or {})
+        with atomic_write(path) as f:
+            np.savez(f, **arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Rebuild the model a file describes and load its weights."""
+        arrays = read_npz(path)
+        config = _parse_config(arrays, path)
+        layers = []
+        for index, spec in enumerate(config["layers"]):
+            try:
+                layer_cls = LAYER_TYPES[spec["type"]]
+                layers.append(layer_cls(**spec.get("config", {})))
+            except (KeyError, TypeError, ValueError) as error:
+                raise ModelFileError(f"{path}: layer {index} ({spec.get('type')}) cannot be built: {error}") from None
+        model = cls(layers, meta=config.get("meta"))
+        model.set_weights(arrays, source=path)
+        return model
+
+    def load_weights(self, path):
+        """Load a file's weights into this model, checking that its architecture matches."""
+        arrays = read_npz(path)
+        theirs = [spec["type"] for spec in _parse_config(arrays, path)["layers"]]
+        ours = [type(layer).__name__ for layer in self.layers]
+        if theirs != ours:
+            raise ModelFileError(f"{path}: the file's layers {theirs} differ from the model's {ours}")
+        self.set_weights(arrays, source=path)
+
+    def set_weights(self, arrays, source="weights"):
+        """Copy {name: array} into the parameters; every name must be present with the right shape."""
+        for index, layer in enumerate(self.layers):
+            for key, param in layer.params.items():
+                name = f"{index}.{key}"
+                if name not in arrays:
+                    raise ModelFileError(f"{source}: layer {index} ({type(layer).__name__}) has no '{key}' in the file")
+                value = arrays[name]
+                if value.shape != param.shape:
+                    raise ModelFileError(f"{source}: layer {index} ({type(layer).__name__}) '{key}' has shape "
+                                         f"{value.shape} in the file but the model expects {param.shape}")
+                if not np.all(np.isfinite(value)):
+                    raise ModelFileError(f"{source}: layer {index} ({type(layer).__name__}) '{key}' holds NaN or inf")
+                param[...] = value
+
+
+def read_npz(path):
+    """All arrays of an .npz file, read without pickle; errors become ModelFileError."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such model file") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise ModelFileError(f"{path}: not a readable .npz model file ({error})") from None
+
+
+def _parse_config(arrays, path):
+    if "config" not in arrays:
+        raise ModelFileError(f"{path}: no 'config' entry: not a minicnn model file")
+    try:
+        config = json.loads(str(arrays["config"]))
+    except json.JSONDecodeError as error:
+        raise ModelFileError(f"{path}: its 'config' is not valid JSON ({error})") from None
+    if config.get("format") != FILE_FORMAT or not isinstance(config.get("layers"), list):
+        raise ModelFileError(f"{path}: not a {FILE_FORMAT} file")
+    return config

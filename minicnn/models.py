@@ -1,0 +1,37 @@
+"""Ready-made architectures."""
+import numpy as np
+
+from minicnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU
+from minicnn.model import Sequential
+
+
+def report_cnn(num_classes=7, dropout=0.4, seed=0, dtype=np.float32):
+    """The 2024 report's network, channels first, 1,375,175 parameters for 7 classes.
+
+    (1, 48, 48) -> Conv 64 5x5 -> (64, 44, 44) -> Conv 64 5x5 -> (64, 40, 40) -> MaxPool 2
+    -> Dropout -> Conv 128 3x3 -> (128, 18, 18) -> Conv 128 3x3 -> (128, 16, 16) -> MaxPool 2
+    -> Dropout -> Flatten 8192 -> Dense 128 -> Dense num_classes (logits; softmax in the loss).
+    ReLU after each convolution and the first dense layer; 'valid' padding everywhere.
+
+    Weights: Glorot uniform, Keras' default and so the report's, with which the untrained
+    network starts at a loss of ln(7), the loss of a uniform guess; one generator seeded
+    with `seed` draws all weights and then the dropout masks.
+    """
+    rng = np.random.default_rng(seed)
+    layers = [
+        Conv2D(1, 64, 5, rng=rng, dtype=dtype), ReLU(),
+        Conv2D(64, 64, 5, rng=rng, dtype=dtype), ReLU(),
+        MaxPool2D(2),
+        Dropout(dropout, rng=rng),
+        Conv2D(64, 128, 3, rng=rng, dtype=dtype), ReLU(),
+        Conv2D(128, 128, 3, rng=rng, dtype=dtype), ReLU(),
+        MaxPool2D(2),
+        Dropout(dropout, rng=rng),
+        Flatten(),
+        Dense(128 * 8 * 8, 128, rng=rng, dtype=dtype), ReLU(),
+        Dense(128, num_classes, rng=rng, dtype=dtype),
+    ]
+    return Sequential(layers)
+
+
+ARCHITECTURES = {"report": report_cnn}

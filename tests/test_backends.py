@@ -1,0 +1,185 @@
+"""The numba kernels against their NumPy references, and the choice of backend."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minicnn
+from minicnn import Conv2D, MaxPool2D, kernels
+from tests.helpers import CONV_CASES, POOL_CASES, distinct_values
+
+needs_numba = pytest.mark.skipif(not minicnn.numba_available(), reason="numba is not installed")
+
+TOLERANCES = {np.float64: 1e-10, np.float32: 1e-5}
+
+
+def run_with_backend(name, fn):
+    previous = minicnn.get_backend()
+    minicnn.set_backend(name)
+    try:
+        return fn()
+    finally:
+        minicnn.set_backend(previous)
+
+
+def assert_backends_agree(fn, dtype):
+    reference = run_with_backend("numpy", fn)
+    compiled = run_with_backend("numba", fn)
+    for ref, fast in zip(reference, compiled):
+        assert fast.dtype == ref.dtype == dtype
+        np.testing.assert_allclose(fast, ref, rtol=TOLERANCES[dtype], atol=TOLERANCES[dtype])
+
+
+def conv_padding(padding, kernel):
+    return Conv2D._padding_amount(padding, *((kernel, kernel) if isinstance(kernel, int) else kernel))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_im2col_col2im_agree(case, dtype):
+    n, c, h, w, _, kernel, stride, padding = case
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    pad = conv_padding(padding, kernel)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    cols_shape = kernels.im2col(x, kh, kw, stride, pad).shape
+    cols = rng.standard_normal(cols_shape).astype(dtype)
+    assert_backends_agree(lambda: (kernels.im2col(x, kh, kw, stride, pad),
+                                   kernels.col2im(cols, x.shape, kh, kw, stride, pad)), dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_maxpool_kernels_agree(case, dtype):
+    n, c, h, w, pool, stride = case
+    stride = stride or pool
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    x[0, 0, :2, :2] = 0.5   # a tie: both must pick the first maximum
+
+    def run():
+        out, argmax = kernels.maxpool_forward(x, pool, pool, stride)
+        dout = np.random.default_rng(2).standard_normal(out.shape).astype(dtype)
+        return out, kernels.maxpool_backward(dout, argmax, x.shape, pool, pool, stride), argmax.astype(dtype)
+
+    assert_backends_agree(run, dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
+def test_conv_layer_forward_backward_agree(case, dtype):
+    n, c, h, w, f, kernel, stride, padding = case
+    rng = np.random.default_rng(3)
+    layer = Conv2D(c, f, kernel, stride=stride, padding=padding, rng=rng, dtype=dtype)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+
+    def run():
+        out = layer.forward(x)
+        dx = layer.backward(np.ones_like(out) + out)
+        return out, dx, layer.grads["W"].copy(), layer.grads["b"].copy()
+
+    assert_backends_agree(run, dtype)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_pool_layer_forward_backward_agree(case, dtype):
+    n, c, h, w, pool, stride = case
+    layer = MaxPool2D(pool, stride)
+    x = distinct_values(np.random.default_rng(4), (n, c, h, w)).astype(dtype)
+
+    def run():
+        out = layer.forward(x)
+        return out, layer.backward(out * 2 + 1)
+
+    assert_backends_agree(run, dtype)
+
+
+def test_conv_layer_matches_a_direct_loop(backend):
+    """The im2col convolution against the definition, summed pixel by pixel."""
+    rng = np.random.default_rng(6)
+    layer = Conv2D(2, 3, 3, stride=2, padding=1, rng=rng, dtype=np.float64)
+    layer.params["b"][...] = rng.standard_normal(3)
+    x = rng.standard_normal((2, 2, 7, 6))
+    out = layer.forward(x)
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    expected = np.empty_like(out)
+    for n, f, y, xx in np.ndindex(*out.shape):
+        patch = padded[n, :, 2 * y:2 * y + 3, 2 * xx:2 * xx + 3]
+        expected[n, f, y, xx] = np.sum(patch * layer.params["W"][f]) + layer.params["b"][f]
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+def test_layers_leave_dout_untouched(backend):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 6, 6))
+    for layer in [Conv2D(3, 2, 3, rng=rng, dtype=np.float64), MaxPool2D(2), minicnn.ReLU(),
+                  minicnn.Dropout(0.5, rng=rng), minicnn.Flatten()]:
+        out = layer.forward(x, training=True)
+        dout = rng.standard_normal(out.shape)
+        before = dout.copy()
+        layer.backward(dout)
+        np.testing.assert_array_equal(dout, before, err_msg=type(layer).__name__)
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(minicnn.BackendError, match="unknown backend"):
+        minicnn.set_backend("cuda")
+
+
+BLOCK_NUMBA = """
+import sys
+class BlockNumba:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("numba is blocked by this test")
+sys.meta_path.insert(0, BlockNumba())
+"""
+
+
+def run_without_numba(code, backend_env=None):
+    env = {k: v for k, v in os.environ.items() if k != "MINICNN_BACKEND"}
+    if backend_env:
+        env["MINICNN_BACKEND"] = backend_env
+    return subprocess.run([sys.executable, "-c", BLOCK_NUMBA + code], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_package_works_without_numba():
+    result = run_without_numba("""
+import numpy as np, minicnn
+from minicnn.models import report_cnn
+assert not minicnn.numba_available()
+assert minicnn.get_backend() == "numpy", minicnn.get_backend()
+model = report_cnn()
+x = np.random.default_rng(0).random((2, 1, 48, 48), dtype=np.float32)
+loss, dlogits = minicnn.SoftmaxCrossEntropy()(model.forward(x, training=True), np.array([1, 2]))
+model.backward(dlogits)
+try:
+    minicnn.set_backend("numba")
+except minicnn.BackendError as error:
+    print("refused:", error)
+""")
+    assert result.returncode == 0, result.stderr
+    assert "refused: backend 'numba' was requested but numba is not installed" in result.stdout
+
+
+def test_environment_variable_asking_for_absent_numba_is_a_clear_error():
+    result = run_without_numba("import minicnn; minicnn.get_backend()", backend_env="numba")
+    assert result.returncode != 0
+    assert "numba is not installed" in result.stderr
+
+
+@needs_numba
+def test_environment_variable_selects_the_backend():
+    code = "import minicnn; print(minicnn.get_backend())"
+    for name in ("numpy", "numba"):
+        env = dict(os.environ, MINICNN_BACKEND=name)
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+        assert result.stdout.strip() == name

@@ -1,0 +1,131 @@
+"""Sequential: the report's architecture, summary, prediction, and model files."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minicnn import Conv2D, Dense, Flatten, MaxPool2D, ModelFileError, ReLU, Sequential
+from minicnn.models import report_cnn
+
+REPORT_SHAPES = [(64, 44, 44), (64, 40, 40), (64, 20, 20), (128, 18, 18), (128, 16, 16), (128, 8, 8), (8192,),
+                 (128,), (7,)]
+REPORT_PARAMS = {0: 1_664, 2: 102_464, 6: 73_856, 8: 147_584, 13: 1_048_704, 15: 903}
+
+
+def test_report_network_matches_the_report():
+    model = report_cnn()
+    assert model.num_params() == 1_375_175
+    assert {i: layer.num_params() for i, layer in enumerate(model.layers) if layer.params} == REPORT_PARAMS
+    shapes, shape = [], (1, 48, 48)
+    for layer in model.layers:
+        new_shape = layer.output_shape(shape)
+        if new_shape != shape:
+            shapes.append(new_shape)
+        shape = new_shape
+    assert shapes == REPORT_SHAPES
+
+
+def test_summary_table():
+    lines = []
+    text = report_cnn().summary((1, 48, 48), print_fn=lines.append)
+    assert lines == [text]
+    assert "Total params: 1,375,175" in text
+    assert "(64, 44, 44)" in text and "102,464" in text and "(8192,)" in text
+
+
+def test_same_seed_same_weights_different_seed_different():
+    a, b, c = report_cnn(seed=3), report_cnn(seed=3), report_cnn(seed=4)
+    for (name, wa, _), (_, wb, _), (_, wc, _) in zip(a.named_parameters(), b.named_parameters(), c.named_parameters()):
+        np.testing.assert_array_equal(wa, wb)
+        if name.endswith("W"):
+            assert not np.array_equal(wa, wc)
+
+
+def test_predict_proba_batches_agree_with_one_pass():
+    model = report_cnn(seed=1)
+    x = np.random.default_rng(0).random((5, 1, 48, 48), dtype=np.float32)
+    probs = model.predict_proba(x, batch_size=2)
+    assert probs.shape == (5, 7) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(probs, model.predict_proba(x, batch_size=256), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(model.predict(x), probs.argmax(axis=1))
+    assert model.predict_proba(x[:0]).shape == (0, 7)
+
+
+def test_predict_does_not_use_dropout():
+    model = report_cnn(seed=1)
+    x = np.random.default_rng(0).random((3, 1, 48, 48), dtype=np.float32)
+    np.testing.assert_array_equal(model.predict_proba(x), model.predict_proba(x))
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = report_cnn(seed=2)
+    model.meta = {"classes": ["a", "b"], "note": "hello"}
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = Sequential.load(path)
+    assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in model.layers]
+    assert loaded.meta == model.meta
+    for (name, w1, _), (_, w2, _) in zip(model.named_parameters(), loaded.named_parameters()):
+        np.testing.assert_array_equal(w1, w2, err_msg=name)
+    with np.load(path, allow_pickle=False) as data:
+        assert json.loads(str(data["config"]))["layers"][0] == {
+            "type": "Conv2D", "config": {"in_channels": 1, "out_channels": 64, "kernel_size": [5, 5], "stride": 1,
+                                         "padding": 0, "init": "glorot_uniform"}}
+    assert not list(tmp_path.glob("*.tmp")), "the temporary file was left behind"
+
+
+def test_load_weights_of_the_wrong_shape_names_layer_and_shapes(tmp_path):
+    small = Sequential([Flatten(), Dense(12, 3)])
+    big = Sequential([Flatten(), Dense(12, 4)])
+    small.save(tmp_path / "small.npz")
+    with pytest.raises(ModelFileError) as error:
+        big.load_weights(tmp_path / "small.npz")
+    message = str(error.value)
+    assert "\n" not in message
+    assert "layer 1 (Dense) 'W' has shape (12, 3) in the file but the model expects (12, 4)" in message
+
+
+def test_load_weights_of_another_architecture(tmp_path):
+    Sequential([Flatten(), Dense(12, 3)]).save(tmp_path / "m.npz")
+    with pytest.raises(ModelFileError, match="layers .* differ"):
+        Sequential([Conv2D(1, 2, 3), ReLU(), MaxPool2D(2)]).load_weights(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such model file"),
+    (b"not a zip file", "not a readable .npz"),
+])
+def test_unreadable_model_files(tmp_path, content, message):
+    path = tmp_path / "model.npz"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=message):
+        Sequential.load(path)
+
+
+def test_npz_without_config_or_with_pickled_objects(tmp_path):
+    np.savez(tmp_path / "plain.npz", weights=np.zeros(3))
+    with pytest.raises(ModelFileError, match="no 'config'"):
+        Sequential.load(tmp_path / "plain.npz")
+    np.savez(tmp_path / "pickled.npz", config=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ModelFileError):
+        Sequential.load(tmp_path / "pickled.npz")
+
+
+def test_nan_weights_are_refused(tmp_path):
+    model = Sequential([Flatten(), Dense(4, 2)])
+    model.layers[1].params["W"][0, 0] = np.nan
+    model.save(tmp_path / "nan.npz")
+    with pytest.raises(ModelFileError, match="NaN"):
+        Sequential.load(tmp_path / "nan.npz")
+
+
+def test_train_summary_command():
+    result = subprocess.run([sys.executable, "-m", "fer_app.train", "--arch", "report", "--summary"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Total params: 1,375,175" in result.stdout
+    assert "(128, 16, 16)" in result.stdout
