@@ -26,8 +26,9 @@ from data_tools.fer2013 import load_split
 from fer_app import plots
 from fer_app.checkpoint import load_checkpoint, save_checkpoint
 from fer_app.cli import AppError, run
+from fer_app.evaluate import evaluate_split
 from fer_app.labels import EMOTIONS
-from fer_app.metrics import classification_report, confusion_matrix
+from fer_app.metrics import classification_report
 from fer_app.preprocess import INPUT_SHAPE, PREPROCESSING, normalize
 from minicnn import SGD, Adam, SoftmaxCrossEntropy
 from minicnn.io import atomic_write
@@ -86,19 +87,6 @@ def git_commit():
                               cwd=Path(__file__).resolve().parent).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
-
-
-def evaluate_split(model, images, labels, batch_size=256):
-    """Loss, accuracy and confusion matrix of a model on uint8 images (N, 48, 48)."""
-    loss_fn = SoftmaxCrossEntropy()
-    loss_sum, predictions = 0.0, []
-    for start in range(0, len(images), batch_size):
-        logits = model.forward(normalize(images[start:start + batch_size]), training=False)
-        loss, _ = loss_fn(logits, labels[start:start + batch_size])
-        loss_sum += loss * len(logits)
-        predictions.append(logits.argmax(axis=1))
-    predicted = np.concatenate(predictions)
-    return loss_sum / len(images), float((predicted == labels).mean()), confusion_matrix(labels, predicted)
 
 
 class StopRequest:

@@ -1,12 +1,15 @@
 """Low-level kernels behind the layers, each with two implementations of one contract.
 
-    im2col(x, kh, kw, stride, pad)                 (N, C, H, W) -> (N, C*kh*kw, OH*OW)
-    col2im(cols, x_shape, kh, kw, stride, pad)     the adjoint: sums columns back into (N, C, H, W)
+    im2col(x, kh, kw, stride, pad, out=None)       (N, C, H, W) -> (N, C*kh*kw, OH*OW)
+    col2im(cols, x_shape, kh, kw, stride, pad, out=None)
+                                                   the adjoint: sums columns back into (N, C, H, W)
     maxpool_forward(x, ph, pw, stride)             -> out (N, C, OH, OW), argmax (N, C, OH, OW)
     maxpool_backward(dout, argmax, x_shape, ph, pw, stride) -> dx (N, C, H, W)
 
 `*_numpy.py` are the readable references; `*_numba.py` compile the same loops with
-numba. The functions below dispatch to whichever the active backend names
+numba. `out`, where a kernel takes it, is an array of the result's shape to write into:
+reused between calls, it spares the operating system from handing out (and zeroing)
+fresh memory pages for every large temporary. The functions below dispatch to whichever the active backend names
 (see minicnn.backend), importing the numba modules only when they are used.
 """
 import importlib
@@ -25,12 +28,12 @@ def _module(family):
     return importlib.import_module(_MODULES[(family, get_backend())])
 
 
-def im2col(x, kh, kw, stride, pad):
-    return _module("im2col").im2col(x, kh, kw, stride, pad)
+def im2col(x, kh, kw, stride, pad, out=None):
+    return _module("im2col").im2col(x, kh, kw, stride, pad, out)
 
 
-def col2im(cols, x_shape, kh, kw, stride, pad):
-    return _module("im2col").col2im(cols, x_shape, kh, kw, stride, pad)
+def col2im(cols, x_shape, kh, kw, stride, pad, out=None):
+    return _module("im2col").col2im(cols, x_shape, kh, kw, stride, pad, out)
 
 
 def maxpool_forward(x, ph, pw, stride):

@@ -14,19 +14,26 @@ from numpy.lib.stride_tricks import sliding_window_view
 from minicnn.kernels import conv_output_size
 
 
-def im2col(x, kh, kw, stride, pad):
-    """x: (N, C, H, W) -> cols: (N, C*kh*kw, OH*OW), OH = (H + 2*pad - kh) // stride + 1."""
+def im2col(x, kh, kw, stride, pad, out=None):
+    """x: (N, C, H, W) -> cols: (N, C*kh*kw, OH*OW), OH = (H + 2*pad - kh) // stride + 1.
+
+    out: an array of that shape to write into (reused between calls, it saves the
+    operating system from handing out and zeroing fresh memory pages every time).
+    """
     n, c, h, w = x.shape
     oh, ow = conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad)
     padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
     # A read-only view (N, C, H', W', kh, kw) of every kh x kw window; keep every
     # stride-th window, then lay each window's pixels along the rows of a column.
     windows = sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :oh, :ow]
-    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+    if out is None:
+        out = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
+    out.reshape(n, c, kh, kw, oh, ow)[...] = windows.transpose(0, 1, 4, 5, 2, 3)
+    return out
 
 
-def col2im(cols, x_shape, kh, kw, stride, pad):
-    """cols: (N, C*kh*kw, OH*OW) -> dx: x_shape = (N, C, H, W).
+def col2im(cols, x_shape, kh, kw, stride, pad, out=None):
+    """cols: (N, C*kh*kw, OH*OW) -> dx: x_shape = (N, C, H, W), written into `out` when given.
 
     The adjoint of im2col: every column entry is added back onto the input pixel it was
     copied from. Pixels shared by overlapping windows receive the sum of their copies,
@@ -41,4 +48,7 @@ def col2im(cols, x_shape, kh, kw, stride, pad):
     for i in range(kh):
         for j in range(kw):
             dx_padded[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += patches[:, :, i, j]
-    return dx_padded[:, :, pad:pad + h, pad:pad + w]
+    if out is None:
+        return dx_padded[:, :, pad:pad + h, pad:pad + w]
+    out[...] = dx_padded[:, :, pad:pad + h, pad:pad + w]
+    return out

@@ -8,7 +8,7 @@ from minicnn.layers.base import Layer
 # im2col multiplies the input by kh*kw; the conv works through the batch a few samples
 # at a time so that the column matrix of a chunk stays near this size instead of
 # growing with the batch (hundreds of MB for the report's 64->64 5x5 layer at batch 64).
-CHUNK_BYTES = 32 * 2**20
+CHUNK_BYTES = 128 * 2**20
 
 
 class Conv2D(Layer):
@@ -46,6 +46,7 @@ class Conv2D(Layer):
         self.params["b"] = np.zeros(out_channels, dtype=dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._x = None
+        self._scratch = {}
 
     @staticmethod
     def _padding_amount(padding, kh, kw):
@@ -76,16 +77,25 @@ class Conv2D(Layer):
         bytes_per_sample = self.in_channels * kh * kw * oh * ow * x.itemsize
         return max(1, CHUNK_BYTES // bytes_per_sample)
 
+    def _scratch_buffer(self, name, shape, dtype):
+        """A buffer kept between calls: a fresh 30 MB array each time costs page faults, not just a malloc."""
+        buffer = self._scratch.get(name)
+        if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+            buffer = self._scratch[name] = np.empty(shape, dtype=dtype)
+        return buffer
+
     def forward(self, x, training=False):
         n = x.shape[0]
         f, oh, ow = self.output_shape(x.shape[1:])
         (kh, kw), stride, pad = self.kernel_size, self.stride, self.pad
         w_rows = self.params["W"].reshape(f, -1)
         out = np.empty((n, f, oh, ow), dtype=np.result_type(x, w_rows))
-        step = self._chunk_size(x)
+        step = min(self._chunk_size(x), n)
+        cols_buffer = self._scratch_buffer("cols", (step, w_rows.shape[1], oh * ow), x.dtype)
         for start in range(0, n, step):
-            cols = kernels.im2col(x[start:start + step], kh, kw, stride, pad)
-            np.matmul(w_rows, cols, out=out[start:start + step].reshape(-1, f, oh * ow))
+            stop = min(start + step, n)
+            cols = kernels.im2col(x[start:stop], kh, kw, stride, pad, out=cols_buffer[:stop - start])
+            np.matmul(w_rows, cols, out=out[start:stop].reshape(-1, f, oh * ow))
         out += self.params["b"].reshape(1, f, 1, 1)
         self._x = x
         return out
@@ -97,14 +107,18 @@ class Conv2D(Layer):
         w_rows = self.params["W"].reshape(f, -1)
         dw_rows = np.zeros_like(w_rows)
         dx = np.empty(x.shape, dtype=np.result_type(dout, w_rows))
-        step = self._chunk_size(x)
+        step = min(self._chunk_size(x), n)
+        cols_shape = (step, w_rows.shape[1], dout.shape[2] * dout.shape[3])
+        cols_buffer = self._scratch_buffer("cols", cols_shape, x.dtype)
+        dcols_buffer = self._scratch_buffer("dcols", cols_shape, dx.dtype)
         for start in range(0, n, step):
             stop = min(start + step, n)
-            cols = kernels.im2col(x[start:stop], kh, kw, stride, pad)
+            cols = kernels.im2col(x[start:stop], kh, kw, stride, pad, out=cols_buffer[:stop - start])
             d = dout[start:stop].reshape(stop - start, f, -1)
             for sample in range(stop - start):
                 dw_rows += d[sample] @ cols[sample].T
-            dx[start:stop] = kernels.col2im(w_rows.T @ d, (stop - start,) + x.shape[1:], kh, kw, stride, pad)
+            dcols = np.matmul(w_rows.T, d, out=dcols_buffer[:stop - start])
+            kernels.col2im(dcols, dx[start:stop].shape, kh, kw, stride, pad, out=dx[start:stop])
         self.grads["W"][...] = dw_rows.reshape(self.params["W"].shape)
         self.grads["b"][...] = dout.sum(axis=(0, 2, 3))
         return dx

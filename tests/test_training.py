@@ -1,0 +1,143 @@
+"""The training and evaluation commands: learning on real faces, exact resume, honest figures."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data_tools.fer2013 import load_split, save_cache
+from fer_app.labels import EMOTIONS
+from fer_app.metrics import classification_report, confusion_matrix
+from minicnn import Sequential
+from minicnn.model import read_npz
+
+
+def run_module(module, *args, timeout=600):
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def synthetic_cache(tmp_path):
+    """A tiny FER-shaped data set whose classes differ in brightness, saved as an import cache."""
+    rng = np.random.default_rng(0)
+
+    def split(count):
+        labels = rng.integers(0, len(EMOTIONS), count)
+        images = rng.integers(0, 60, (count, 48, 48)) + labels[:, None, None] * 25
+        return images.astype(np.uint8), labels
+
+    path = tmp_path / "cache.npz"
+    save_cache(path, {"train": split(96), "validation": split(40)})
+    return path
+
+
+def train_args(cache, out, *extra):
+    return ["--data", cache, "--arch", "small", "--epochs", 2, "--batch-size", 16, "--out", out, *extra]
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(synthetic_cache, tmp_path):
+    straight = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr
+    first = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "split", "--max-steps", 9))
+    assert first.returncode == 0, first.stderr
+    assert "stopped (--max-steps 9) at epoch 2, batch 3" in first.stdout
+    resumed = run_module("fer_app.train", "--data", synthetic_cache, "--out", tmp_path / "split", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stdout
+
+    a, b = read_npz(tmp_path / "straight" / "last.npz"), read_npz(tmp_path / "split" / "last.npz")
+    weight_names = [k for k in a if k[0].isdigit() and "/" not in k]
+    assert len(weight_names) == 8
+    for name in weight_names:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    history_a = json.loads((tmp_path / "straight" / "history.json").read_text())["history"]
+    history_b = json.loads((tmp_path / "split" / "history.json").read_text())["history"]
+    for epoch_a, epoch_b in zip(history_a, history_b):
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
+            assert epoch_a[key] == epoch_b[key], key
+    for name in ("best.npz", "curves.png", "best_report.json"):
+        assert (tmp_path / "split" / name).is_file()
+    assert not list((tmp_path / "split").glob("*.tmp"))
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_continues(synthetic_cache, tmp_path):
+    out = tmp_path / "run"
+    args = ["--data", synthetic_cache, "--arch", "small", "--epochs", 500, "--batch-size", 16, "--out", out]
+    process = subprocess.Popen([sys.executable, "-m", "fer_app.train", *map(str, args)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "batch/s" not in seen and "s/batch" not in seen:   # tqdm has shown a training step
+        char = process.stderr.read(1)
+        assert char, f"training ended early: {seen[-500:]}"
+        seen += char
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "stopped (SIGINT)" in stdout and "--resume" in stdout
+    state = json.loads(str(read_npz(out / "last.npz")["train_state"]))
+    assert state["epoch"] * 6 + state["batch"] >= 1
+
+
+def test_nan_loss_stops_with_a_clear_message(synthetic_cache, tmp_path):
+    result = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "nan", "--lr", "1e30",
+                                                     "--warmup-epochs", 0, "--optimizer", "sgd"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: loss became")
+
+
+def test_training_needs_data_and_a_checkpoint_to_resume(tmp_path):
+    for args in (["--arch", "small"], ["--resume", "--out", tmp_path]):
+        result = run_module("fer_app.train", *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_classification_report_against_a_hand_computed_matrix():
+    y_true = [0, 0, 0, 1, 1, 2, 2, 2, 2, 3]
+    y_pred = [0, 0, 1, 1, 2, 2, 2, 0, 2, 0]
+    matrix = confusion_matrix(y_true, y_pred, num_classes=4)
+    np.testing.assert_array_equal(matrix, [[2, 1, 0, 0], [0, 1, 1, 0], [1, 0, 3, 0], [1, 0, 0, 0]])
+    report = classification_report(matrix, class_names=["a", "b", "c", "d"])
+    assert report["accuracy"] == pytest.approx(6 / 10)
+    assert report["per_class"]["a"] == pytest.approx({"precision": 2 / 4, "recall": 2 / 3, "f1": 4 / 7, "support": 3})
+    assert report["per_class"]["c"]["precision"] == pytest.approx(3 / 4)
+    assert report["per_class"]["c"]["recall"] == pytest.approx(3 / 4)
+    assert report["per_class"]["d"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert report["macro_f1"] == pytest.approx((4 / 7 + 0.5 + 0.75 + 0) / 4)
+
+
+def test_evaluate_command_reports_what_the_model_predicts(synthetic_cache, tmp_path):
+    run = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "run"))
+    assert run.returncode == 0, run.stderr
+    model_path = tmp_path / "run" / "best.npz"
+    result = run_module("fer_app.evaluate", "--data", synthetic_cache, "--split", "validation",
+                        "--model", model_path, "--out", tmp_path / "eval")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    images, labels = load_split(synthetic_cache, "validation")
+    from fer_app.preprocess import normalize
+    predicted = Sequential.load(model_path).predict(normalize(images))
+    expected = np.zeros((7, 7), dtype=int)
+    for t, p in zip(labels, predicted):
+        expected[t, p] += 1
+    assert report["confusion_matrix"] == expected.tolist()
+    assert report["accuracy"] == pytest.approx(np.mean(predicted == labels))
+    assert (tmp_path / "eval" / "confusion.png").stat().st_size > 1000
+    assert "confusion matrix" in result.stdout
+
+
+@pytest.mark.slow
+def test_short_training_on_real_faces_beats_chance(fer2013_dir, tmp_path):
+    result = run_module("fer_app.train", "--data", fer2013_dir, "--arch", "small", "--epochs", 3, "--limit", 6000,
+                        "--optimizer", "adam", "--lr", "2e-3", "--weight-decay", 0, "--no-augment",
+                        "--out", tmp_path / "real", timeout=1200)
+    assert result.returncode == 0, result.stderr
+    history = json.loads((tmp_path / "real" / "history.json").read_text())
+    best = max(epoch["val_acc"] for epoch in history["history"])
+    # The most frequent class (happy) is 24.9% of the validation split; guessing is 14%.
+    assert best > 0.33, history["history"]
