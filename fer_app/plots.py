@@ -1,10 +1,11 @@
-"""Pictures of results: training curves and confusion matrices, written atomically as PNG."""
+"""Pictures of results: training curves, confusion matrices, emotion timelines; written atomically as PNG."""
 import matplotlib
 
 matplotlib.use("Agg")   # files only: works on machines without a screen
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from fer_app.labels import EMOTION_COLORS, EMOTIONS  # noqa: E402
 from minicnn.io import atomic_write  # noqa: E402
 
 
@@ -48,4 +49,33 @@ def confusion_matrix_figure(matrix, class_names, path, title="confusion matrix")
         for col in ticks:
             axis.text(col, row, f"{matrix[row, col]}\n{shares[row, col]:.0%}", ha="center", va="center",
                       fontsize=7, color="white" if shares[row, col] > 0.5 else "black")
+    save_figure(figure, path)
+
+
+def emotion_timeline(times, probs_by_face, path, max_faces=6):
+    """Each face's emotion probabilities over a video, one panel per face, as PNG.
+
+    times:          (T,) seconds of the frames
+    probs_by_face:  {face id: (T, 7) probabilities in EMOTIONS order, NaN where the face
+                    is not on screen (the lines break there)}; the faces seen longest get a
+                    panel, at most max_faces
+    """
+    seen = sorted(probs_by_face, key=lambda face_id: -np.isfinite(probs_by_face[face_id][:, 0]).sum())
+    shown = sorted(seen[:max_faces])
+    figure, axes = plt.subplots(max(len(shown), 1), 1, figsize=(12, 2.2 * max(len(shown), 1) + 0.6),
+                                sharex=True, squeeze=False)
+    for axis, face_id in zip(axes[:, 0], shown):
+        for index, emotion in enumerate(EMOTIONS):
+            blue, green, red = EMOTION_COLORS[emotion]
+            axis.plot(times, probs_by_face[face_id][:, index], color=(red / 255, green / 255, blue / 255),
+                      label=emotion, linewidth=1.2)
+        axis.set(ylim=(0, 1), ylabel=f"face {face_id}")
+        axis.grid(alpha=0.3)
+    if shown:
+        axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    else:
+        axes[0, 0].text(0.5, 0.5, "no face found", ha="center", va="center", transform=axes[0, 0].transAxes)
+    hidden = len(seen) - len(shown)
+    axes[0, 0].set_title("emotion probabilities over time" + (f" ({hidden} briefer faces not shown)" if hidden else ""))
+    axes[-1, 0].set_xlabel("time (s)")
     save_figure(figure, path)

@@ -5,9 +5,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _default_file_mode():
+    """The permissions open() would give a new file: 0o666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextmanager
 def atomic_write(path, mode="wb"):
-    """Open a temporary file next to `path`; on success rename it onto `path`, on error delete it."""
+    """Open a temporary file next to `path`; on success rename it onto `path`, on error delete it.
+
+    The file gets the permissions a plain open() would give it (mkstemp's are owner-only).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -16,6 +26,7 @@ def atomic_write(path, mode="wb"):
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,242 @@
+"""Side-by-side speed of minicnn (numba and numpy backends) and PyTorch on the report's network.
+
+    python benchmarks/bench.py                   # the table
+    python benchmarks/bench.py --json out.json   # and the figures for scripts
+
+Every figure comes from this one run, each measured in a fresh subprocess (so that peak
+memory belongs to one measurement), with the same batch and the same number of threads
+for every framework. PyTorch is measured where it is installed (pip install -e ".[torch]").
+Reported: training images/s (forward, backward, Adam step; batch 64), inference latency
+at batch 1 and images/s at batch 256, the machine's float32 matrix-multiply rate and the
+share of it our training step reaches, peak memory of training, and the video pipeline.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from minicnn.io import atomic_write  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH = 64
+INPUT_SHAPE = (1, 48, 48)
+
+
+def median_seconds(fn, repeats, min_seconds=0.0):
+    """Median wall time of fn() over `repeats` calls (after one warm-up call)."""
+    fn()
+    times = []
+    while len(times) < repeats or sum(times) < min_seconds:
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_mb():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- workers: each runs in its own process and prints one JSON line ------------------
+
+def worker_minicnn(task, backend, threads):
+    import numpy as np
+    import minicnn
+    from minicnn.models import report_cnn
+    minicnn.set_backend(backend)
+    if backend == "numba":
+        import numba
+        numba.set_num_threads(threads)
+    model = report_cnn(seed=0)
+    rng = np.random.default_rng(0)
+    if task == "train":
+        x = rng.random((BATCH,) + INPUT_SHAPE, dtype=np.float32)
+        y = rng.integers(0, 7, BATCH)
+        loss_fn, optimizer = minicnn.SoftmaxCrossEntropy(), minicnn.Adam(1e-3)
+
+        def step():
+            _, dlogits = loss_fn(model.forward(x, training=True), y)
+            model.backward(dlogits)
+            optimizer.step(model.named_parameters())
+        seconds = median_seconds(step, repeats=5)
+        return {"images_per_s": BATCH / seconds, "peak_rss_mb": peak_rss_mb()}
+    x1 = rng.random((1,) + INPUT_SHAPE, dtype=np.float32)
+    x256 = rng.random((256,) + INPUT_SHAPE, dtype=np.float32)
+    latency = median_seconds(lambda: model.predict_proba(x1), repeats=50, min_seconds=1.0)
+    batch_seconds = median_seconds(lambda: model.predict_proba(x256), repeats=3)
+    return {"latency_ms_b1": latency * 1000, "images_per_s_b256": 256 / batch_seconds}
+
+
+def torch_model(torch):
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 5), nn.ReLU(), nn.Conv2d(64, 64, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.4),
+        nn.Conv2d(64, 128, 3), nn.ReLU(), nn.Conv2d(128, 128, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.4),
+        nn.Flatten(), nn.Linear(8192, 128), nn.ReLU(), nn.Linear(128, 7))
+
+
+def worker_torch(task, threads):
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = torch_model(torch)
+    if task == "train":
+        x, y = torch.rand(BATCH, *INPUT_SHAPE), torch.randint(0, 7, (BATCH,))
+        optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+
+        def step():
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        seconds = median_seconds(step, repeats=5)
+        return {"images_per_s": BATCH / seconds, "peak_rss_mb": peak_rss_mb()}
+    model.eval()
+    x1, x256 = torch.rand(1, *INPUT_SHAPE), torch.rand(256, *INPUT_SHAPE)
+    with torch.no_grad():
+        latency = median_seconds(lambda: torch.softmax(model(x1), 1), repeats=50, min_seconds=1.0)
+        batch_seconds = median_seconds(lambda: torch.softmax(model(x256), 1), repeats=3)
+    return {"latency_ms_b1": latency * 1000, "images_per_s_b256": 256 / batch_seconds}
+
+
+def worker_sgemm(threads):
+    """float32 matrix-multiply rate with numpy's BLAS, at a size where it peaks."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a, b = rng.random((2048, 2048), dtype=np.float32), rng.random((2048, 2048), dtype=np.float32)
+    seconds = median_seconds(lambda: a @ b, repeats=10)
+    return {"gflops": 2 * 2048 ** 3 / seconds / 1e9}
+
+
+def worker_video(threads):
+    from benchmarks.video_clip import measure_video_fps
+    return measure_video_fps()
+
+
+def training_flops_per_image():
+    """Multiply-adds x 2 of one forward, backward (weights and inputs) pass of the report network."""
+    from minicnn import Conv2D, Dense
+    from minicnn.models import report_cnn
+    shape, forward, input_grads = INPUT_SHAPE, 0, 0
+    for index, layer in enumerate(report_cnn().layers):
+        out = layer.output_shape(shape)
+        if isinstance(layer, Conv2D):
+            flops = 2 * layer.params["W"].size * out[1] * out[2]
+        elif isinstance(layer, Dense):
+            flops = 2 * layer.params["W"].size
+        else:
+            flops = 0
+        forward += flops
+        input_grads += flops if index > 0 else 0   # the input image needs no gradient
+        shape = out
+    return 2 * forward + input_grads   # forward, weight gradients, input gradients
+
+
+def run_worker(args, threads):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               NUMBA_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    result = subprocess.run([sys.executable, __file__, "--worker", *args, "--threads", str(threads)],
+                            capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def torch_available():
+    return subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode == 0
+
+
+def collect(threads, with_video):
+    frameworks = ["numba", "numpy"] + (["torch"] if torch_available() else [])
+    results = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+               f"{platform.processor() or platform.platform()}", "threads": threads, "batch": BATCH}
+    train, infer = {}, {}
+    for name in frameworks:
+        kind = ["torch"] if name == "torch" else ["minicnn", name]
+        print(f"measuring {name} ...", file=sys.stderr, flush=True)
+        train[name] = run_worker([*kind, "train"], threads)
+        infer[name] = run_worker([*kind, "infer"], threads)
+    results["train_images_per_s"] = {n: train[n].get("images_per_s") for n in frameworks}
+    results["peak_rss_mb"] = {n: train[n].get("peak_rss_mb") for n in frameworks if n != "numpy"}
+    results["infer_latency_ms_b1"] = {n: infer[n].get("latency_ms_b1") for n in frameworks}
+    results["infer_images_per_s_b256"] = {n: infer[n].get("images_per_s_b256") for n in frameworks}
+    results["errors"] = {n: r["error"] for n, r in {**train, **infer}.items() if "error" in r}
+    results["sgemm_gflops"] = run_worker(["sgemm"], threads)["gflops"]
+    results["train_flops_per_image"] = training_flops_per_image()
+    numba_rate = results["train_images_per_s"]["numba"]
+    results["train_fraction_of_sgemm"] = (numba_rate * results["train_flops_per_image"] / 1e9
+                                          / results["sgemm_gflops"]) if numba_rate else None
+    results["video_fps"] = run_worker(["video"], threads).get("fps") if with_video else None
+    return results
+
+
+def ratio(value, reference):
+    return f"{value / reference:.2f}x" if value and reference else "-"
+
+
+def table(results):
+    def row(label, key, unit, fmt="{:.1f}", lower_is_better=False):
+        values = results[key]
+        cells = [fmt.format(values[n]) if values.get(n) else "-" for n in ("numba", "numpy", "torch")]
+        torch_value = values.get("torch")
+        ratios = [ratio(torch_value, values.get(n)) if lower_is_better else ratio(values.get(n), torch_value)
+                  for n in ("numba", "numpy")]
+        return f"| {label} ({unit}) | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |"
+
+    lines = [f"Date {results['date']}; machine {results['machine']}; {results['threads']} threads; batch {BATCH}.",
+             "",
+             "| measure | minicnn numba | minicnn numpy | PyTorch | numba / PyTorch | numpy / PyTorch |",
+             "|---|---|---|---|---|---|",
+             row("training, fwd+bwd+Adam", "train_images_per_s", "images/s"),
+             row("inference latency, batch 1", "infer_latency_ms_b1", "ms", "{:.2f}", lower_is_better=True),
+             row("inference, batch 256", "infer_images_per_s_b256", "images/s"),
+             row("peak memory, training step", "peak_rss_mb", "MB", "{:.0f}", lower_is_better=True),
+             "",
+             "Ratios are speed ratios: above 1 means minicnn is faster (or, for memory, smaller).",
+             f"float32 matrix multiply (numpy BLAS, 2048^3): {results['sgemm_gflops']:.1f} GFLOP/s; "
+             f"the numba training step does {results['train_flops_per_image'] / 1e9:.2f} GFLOP per image, "
+             f"reaching {results['train_fraction_of_sgemm']:.0%} of that rate."
+             if results["train_fraction_of_sgemm"] else "",
+             f"Video pipeline (decode, detect, classify, draw, encode; 640x480, one face): "
+             f"{results['video_fps']:.1f} frames/s." if results.get("video_fps") else ""]
+    if results["errors"]:
+        lines.append(f"Failed: {results['errors']}")
+    return "\n".join(line for line in lines if line is not None)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every framework")
+    parser.add_argument("--no-video", action="store_true", help="skip the video pipeline")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        kind, *rest = args.worker
+        if kind == "minicnn":
+            result = worker_minicnn(rest[1], rest[0], args.threads)
+        elif kind == "torch":
+            result = worker_torch(rest[0], args.threads)
+        elif kind == "sgemm":
+            result = worker_sgemm(args.threads)
+        else:
+            result = worker_video(args.threads)
+        print(json.dumps(result))
+        return
+    results = collect(args.threads, with_video=not args.no_video)
+    print(table(results))
+    if args.json:
+        with atomic_write(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,478 @@
+"""Regenerate everything in docs/ that comes from the package: code, printed output, pictures.
+
+    python docs/build.py            rewrite the generated blocks of docs/*.md and docs/images/*.png
+    python docs/build.py --check    write nothing; exit 1 if a page's generated block is stale
+
+A page is Markdown written by hand, except for blocks introduced by a marker comment on
+the line just above their opening fence:
+
+    <!-- code: minicnn.layers.conv.Conv2D.forward -->
+    ```python
+    (the object's source, from inspect.getsource; for a numba function, of its .py_func)
+    ```
+
+    <!-- output: from minicnn.models import report_cnn; report_cnn().summary((1, 48, 48)) -->
+    ```text
+    (what those statements print)
+    ```
+
+Only the inside of such a block is rewritten. Every other ```python block of a page is an
+example: tests/test_docs.py runs them, in order, in one namespace per page, and checks that
+every generated block still equals what this script would write.
+"""
+import argparse
+import contextlib
+import importlib
+import inspect
+import io
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+IMAGES = DOCS / "images"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# A marker line, the fence under it, the block's body, the closing fence.
+GENERATED = re.compile(r"^<!-- (code|output): (.+?) -->\n(```\w*)\n(.*?)^```[ \t]*$", re.M | re.S)
+FENCE = re.compile(r"^```(\w*)[ \t]*$")
+
+
+def pages():
+    """Every Markdown page of the docs, sorted by name."""
+    return sorted(DOCS.glob("*.md"))
+
+
+# --- generated blocks ------------------------------------------------------------------
+
+def resolve(dotted):
+    """The object a dotted name like "minicnn.layers.conv.Conv2D.forward" refers to.
+
+    The longest prefix that imports as a module is imported; the rest are attributes.
+    A numba dispatcher is replaced by the Python function it compiles (its .py_func).
+    """
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ModuleNotFoundError as error:
+            if error.name is not None and not dotted.startswith(error.name):
+                raise   # a dependency of the module is missing (e.g. numba), not a wrong split
+            continue
+        for attribute in parts[split:]:
+            obj = getattr(obj, attribute)
+        return getattr(obj, "py_func", obj)
+    raise ImportError(f"no module in {dotted!r}")
+
+
+def source_of(dotted):
+    """The source text of the named function, method or class, dedented."""
+    return textwrap.dedent(inspect.getsource(resolve(dotted))).rstrip("\n")
+
+
+def output_of(statements):
+    """What the statements print, run in a fresh namespace, trailing spaces removed."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        exec(statements, {"__name__": "docs_output"})
+    return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").splitlines())
+
+
+def generate(kind, argument):
+    return source_of(argument) if kind == "code" else output_of(argument)
+
+
+def fill(text):
+    """(text with every generated block regenerated, [argument of every block that changed])."""
+    stale = []
+
+    def replace(match):
+        kind, argument, fence, body = match.groups()
+        fresh = generate(kind, argument)
+        if body.rstrip("\n") != fresh:
+            stale.append(argument)
+        return f"<!-- {kind}: {argument} -->\n{fence}\n{fresh}\n```"
+
+    return GENERATED.sub(replace, text), stale
+
+
+def generated_blocks(text):
+    """[(line number, kind, argument, body)] of every generated block in a page."""
+    return [(text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2), m.group(4).rstrip("\n"))
+            for m in GENERATED.finditer(text)]
+
+
+def example_blocks(text):
+    """[(line number of the first code line, code)] of every ```python block not under a marker."""
+    lines = text.split("\n")
+    blocks, index = [], 0
+    while index < len(lines):
+        opening = FENCE.match(lines[index])
+        if not opening:
+            index += 1
+            continue
+        end = index + 1
+        while end < len(lines) and not lines[end].startswith("```"):
+            end += 1
+        generated = index > 0 and lines[index - 1].startswith("<!-- code:")
+        generated = generated or (index > 0 and lines[index - 1].startswith("<!-- output:"))
+        if opening.group(1) == "python" and not generated:
+            blocks.append((index + 2, "\n".join(lines[index + 1:end])))
+        index = end + 1
+    return blocks
+
+
+def image_references(text):
+    """Relative paths of the images a page shows (Markdown ![..](path) syntax)."""
+    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)
+
+
+# --- pictures ----------------------------------------------------------------------------
+# Each function draws one picture from the package's own code. Images are small PNGs with
+# no timestamp in them, so rebuilding without a change rewrites the same bytes.
+
+def _figure(width, height):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "svg.hashsalt": "minicnn"})
+    return plt, plt.figure(figsize=(width, height), dpi=100)
+
+
+def _save(plt, fig, name):
+    IMAGES.mkdir(exist_ok=True)
+    fig.savefig(IMAGES / name, dpi=100, metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+
+
+WINDOW_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"]
+
+
+def _grid(ax, values, title, colours=None, fmt="{:g}"):
+    """Draw a matrix as a grid of numbered cells; colours: optional per-cell face colours."""
+    rows, cols = values.shape
+    for r in range(rows):
+        for c in range(cols):
+            face = "white" if colours is None else colours[r][c]
+            ax.add_patch(plt_rectangle((c, rows - 1 - r), face))
+            ax.text(c + 0.5, rows - 0.5 - r, fmt.format(values[r, c]), ha="center", va="center")
+    ax.set_xlim(-0.1, cols + 0.1)
+    ax.set_ylim(-0.1, rows + 0.1)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title)
+
+
+def plt_rectangle(xy, face):
+    from matplotlib.patches import Rectangle
+    return Rectangle(xy, 1, 1, facecolor=face, edgecolor="#555555", linewidth=0.8)
+
+
+def draw_im2col(name):
+    """The worked example of conv2d.md: a 1x4x4 input, a 3x3 kernel, stride 1, no padding."""
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    from minicnn.kernels import im2col_numpy
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    cols = im2col_numpy.im2col(x, 3, 3, 1, 0)[0]                       # (9, 4)
+    counts = im2col_numpy.col2im(np.ones((1, 9, 4)), x.shape, 3, 3, 1, 0)[0, 0]
+    plt, fig = _figure(9.5, 3.6)
+    grid = fig.add_gridspec(1, 3, width_ratios=[4, 4.6, 4])
+    ax = fig.add_subplot(grid[0])
+    _grid(ax, x[0, 0], "input x[0, 0]  (4x4)")
+    for q, (y, xx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        inset = 0.08 + 0.07 * q
+        ax.add_patch(Rectangle((xx + inset, 4 - y - 3 + inset), 3 - 2 * inset, 3 - 2 * inset, fill=False,
+                               edgecolor=WINDOW_COLOURS[q], linewidth=2))
+    ax = fig.add_subplot(grid[1])
+    colours = [[_tint(WINDOW_COLOURS[q]) for q in range(4)] for _ in range(9)]
+    _grid(ax, cols, "cols[0] = im2col(x)  (9x4)", colours)
+    for q in range(4):
+        ax.text(q + 0.5, -0.45, f"q={q}", ha="center", va="center", color=WINDOW_COLOURS[q])
+    for r in range(9):
+        ax.text(-0.15, 8.5 - r, f"r={r} (i={r // 3}, j={r % 3})", ha="right", va="center", fontsize=7)
+    ax.set_xlim(-2.4, 4.1)
+    ax = fig.add_subplot(grid[2])
+    _grid(ax, counts, "col2im(ones): copies of each pixel")
+    _save(plt, fig, name)
+
+
+def _tint(colour, amount=0.75):
+    from matplotlib.colors import to_rgb
+    return tuple(1 - (1 - c) * (1 - amount) for c in to_rgb(colour))
+
+
+def draw_maxpool(name):
+    """A 4x4 plane, 2x2 windows: the forward maximum and where backward sends each gradient."""
+    import numpy as np
+
+    from minicnn import MaxPool2D
+    x = np.array([[[[1.0, 3, 2, 0], [4, 2, 1, 5], [0, 1, 7, 2], [6, 2, 3, 4]]]])
+    pool = MaxPool2D(2)
+    out = pool.forward(x)
+    dout = np.array([[[[0.1, 0.2], [0.3, 0.4]]]])
+    dx = pool.backward(dout)
+    window = [[(r // 2) * 2 + c // 2 for c in range(4)] for r in range(4)]
+    winners = dx[0, 0] != 0
+    plt, fig = _figure(9, 2.6)
+    axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [4, 2, 2, 4]})
+    _grid(axes[0], x[0, 0], "x (max of each window in bold)",
+          [[_tint(WINDOW_COLOURS[window[r][c]], 0.85 if not winners[r, c] else 0.4) for c in range(4)]
+           for r in range(4)])
+    _grid(axes[1], out[0, 0], "out = maxpool(x)",
+          [[_tint(WINDOW_COLOURS[r * 2 + c], 0.4) for c in range(2)] for r in range(2)])
+    _grid(axes[2], dout[0, 0], "dout",
+          [[_tint(WINDOW_COLOURS[r * 2 + c], 0.4) for c in range(2)] for r in range(2)])
+    _grid(axes[3], dx[0, 0], "dx = backward(dout)",
+          [[_tint(WINDOW_COLOURS[window[r][c]], 0.4) if winners[r, c] else "white" for c in range(4)]
+           for r in range(4)])
+    for text in axes[0].texts:
+        r, c = int(3.5 - text.get_position()[1]), int(text.get_position()[0])
+        if winners[r, c]:
+            text.set_fontweight("bold")
+    _save(plt, fig, name)
+
+
+def draw_relu(name):
+    import numpy as np
+
+    from minicnn import ReLU
+    z = np.linspace(-3, 3, 601)
+    relu = ReLU()
+    out = relu.forward(z)
+    slope = relu.backward(np.ones_like(z))
+    plt, fig = _figure(7, 2.6)
+    left, right = fig.subplots(1, 2)
+    left.plot(z, out, color="#1f77b4")
+    left.set_title("ReLU(z) = max(z, 0)")
+    right.plot(z[z < 0], slope[z < 0], color="#d62728")
+    right.plot(z[z > 0], slope[z > 0], color="#d62728")
+    right.plot([0], [0], "o", color="#d62728")
+    right.plot([0], [1], "o", mfc="white", color="#d62728")
+    right.set_title("its derivative (taken as 0 at z = 0)")
+    for ax in (left, right):
+        ax.axhline(0, color="#999999", linewidth=0.6)
+        ax.axvline(0, color="#999999", linewidth=0.6)
+        ax.set_xlabel("z")
+    right.set_ylim(-0.2, 1.2)
+    _save(plt, fig, name)
+
+
+def draw_softmax(name):
+    """Three logits (z, 1, 0): the probabilities, the loss for label 0 and its gradient."""
+    import numpy as np
+
+    from minicnn import SoftmaxCrossEntropy, softmax
+    z = np.linspace(-4, 6, 401)
+    logits = np.stack([z, np.ones_like(z), np.zeros_like(z)], axis=1)
+    probs = softmax(logits)
+    loss_fn = SoftmaxCrossEntropy()
+    losses, grads = zip(*(loss_fn(row[None], np.array([0])) for row in logits))
+    grads = np.array(grads)[:, 0, 0]
+    plt, fig = _figure(8, 2.8)
+    left, right = fig.subplots(1, 2)
+    for k, label in enumerate(["p0 (logit z)", "p1 (logit 1)", "p2 (logit 0)"]):
+        left.plot(z, probs[:, k], label=label)
+    left.set_title("softmax(z, 1, 0)")
+    left.set_xlabel("z")
+    left.legend(frameon=False)
+    right.plot(z, losses, label="loss = -log p0 (label 0)")
+    right.plot(z, grads, label="dloss/dz = p0 - 1")
+    right.axhline(0, color="#999999", linewidth=0.6)
+    right.set_title("cross-entropy for label 0")
+    right.set_xlabel("z")
+    right.legend(frameon=False)
+    _save(plt, fig, name)
+
+
+def bowl_trajectories(steps=60):
+    """Each optimizer's path on f(p) = (p0^2 + 20 p1^2) / 2 from (-4, 1): {name: (steps+1, 2) array}.
+
+    The package's own SGD and Adam take the steps; the gradient is (p0, 20 p1).
+    """
+    import numpy as np
+
+    from minicnn import SGD, Adam
+    curvature = np.array([1.0, 20.0])
+    optimizers = {
+        "SGD lr=0.09": SGD(0.09),
+        "momentum 0.8, lr=0.03": SGD(0.03, momentum=0.8),
+        "Nesterov 0.8, lr=0.03": SGD(0.03, momentum=0.8, nesterov=True),
+        "Adam lr=0.3": Adam(0.3),
+    }
+    paths = {}
+    for label, optimizer in optimizers.items():
+        p = np.array([-4.0, 1.0])
+        path = [p.copy()]
+        for _ in range(steps):
+            optimizer.step([("p", p, curvature * p)])
+            path.append(p.copy())
+        paths[label] = np.array(path)
+    return paths
+
+
+def draw_optimizers(name):
+    import numpy as np
+    paths = bowl_trajectories()
+    plt, fig = _figure(9, 3.2)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
+    u, v = np.meshgrid(np.linspace(-4.5, 1.5, 200), np.linspace(-1.4, 1.4, 200))
+    left.contour(u, v, 0.5 * (u ** 2 + 20 * v ** 2), levels=[0.05, 0.3, 1, 2.5, 5, 9, 14], colors="#cccccc",
+                 linewidths=0.7)
+    for label, path in paths.items():
+        left.plot(path[:, 0], path[:, 1], ".-", markersize=3, linewidth=1, label=label)
+        loss = 0.5 * (path[:, 0] ** 2 + 20 * path[:, 1] ** 2)
+        right.semilogy(loss, linewidth=1.2, label=label)
+    left.plot([0], [0], "k+")
+    left.set_title("paths on f = (x^2 + 20 y^2) / 2, from (-4, 1)")
+    left.legend(frameon=False, fontsize=7, loc="lower right")
+    right.set_title("f after each step")
+    right.set_xlabel("step")
+    _save(plt, fig, name)
+
+
+def activation_stds(init, layers=12, width=256, batch=512, seed=0):
+    """Std of the activations after each Dense+ReLU of a deep stack, from unit-variance inputs."""
+    import numpy as np
+
+    from minicnn import Dense, ReLU
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, width))
+    stds = [float(x.std())]
+    for _ in range(layers):
+        x = ReLU().forward(Dense(width, width, init=init, rng=rng, dtype=np.float64).forward(x))
+        stds.append(float(x.std()))
+    return stds
+
+
+def draw_initialization(name):
+    plt, fig = _figure(5.5, 3)
+    ax = fig.subplots()
+    for init in ("he_normal", "glorot_uniform"):
+        ax.semilogy(activation_stds(init), "o-", markersize=3, label=init)
+    ax.set_xlabel("layer (Dense 256 -> 256, then ReLU)")
+    ax.set_ylabel("std of activations")
+    ax.set_title("a deep ReLU stack: He keeps the scale, Glorot halves the variance per layer")
+    ax.title.set_fontsize(8.5)
+    ax.legend(frameon=False)
+    _save(plt, fig, name)
+
+
+def difference_errors(dtype, hs):
+    """Relative error of forward and central differences of softmax cross-entropy, for each h."""
+    import numpy as np
+
+    from minicnn import SoftmaxCrossEntropy
+    from minicnn.gradcheck import rel_error
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((4, 7)).astype(dtype)
+    labels = np.array([0, 3, 6, 2])
+    loss_fn = SoftmaxCrossEntropy()
+    exact = loss_fn(logits.astype(np.float64), labels)[1]
+    central, forward = [], []
+    for h in hs:
+        h = dtype(h)
+        g_central = np.zeros_like(exact)
+        g_forward = np.zeros_like(exact)
+        base = loss_fn(logits, labels)[0]
+        for index in np.ndindex(*logits.shape):
+            plus, minus = logits.copy(), logits.copy()
+            plus[index] += h
+            minus[index] -= h
+            f_plus, f_minus = loss_fn(plus, labels)[0], loss_fn(minus, labels)[0]
+            step = float(plus[index]) - float(logits[index])     # the h actually applied after rounding
+            g_central[index] = (f_plus - f_minus) / (float(plus[index]) - float(minus[index]))
+            g_forward[index] = (f_plus - base) / step
+        central.append(rel_error(g_central, exact))
+        forward.append(rel_error(g_forward, exact))
+    return central, forward
+
+
+def draw_gradient_checking(name):
+    import numpy as np
+    hs = np.logspace(-12, -1, 23)
+    plt, fig = _figure(6, 3.2)
+    ax = fig.subplots()
+    for dtype, style in ((np.float64, "-"), (np.float32, "--")):
+        central, forward = difference_errors(dtype, hs)
+        ax.loglog(hs, central, style, color="#1f77b4", label=f"central, {dtype.__name__}")
+        ax.loglog(hs, forward, style, color="#d62728", label=f"forward, {dtype.__name__}")
+    ax.axvline(1e-5, color="#999999", linewidth=0.6)
+    ax.text(1.2e-5, 1.5e-12, "h = 1e-5", fontsize=7, color="#666666")
+    ax.set_xlabel("step h")
+    ax.set_ylabel("relative error vs. analytic gradient")
+    ax.set_title("numerical gradient of softmax cross-entropy")
+    ax.legend(frameon=False, fontsize=7)
+    _save(plt, fig, name)
+
+
+def draw_network(name):
+    """Parameters and activation values per sample, layer by layer, of report_cnn."""
+    import math
+
+    import numpy as np
+
+    from minicnn.models import report_cnn
+    model = report_cnn()
+    shape, labels, params, sizes = (1, 48, 48), [], [], []
+    for index, layer in enumerate(model.layers):
+        shape = layer.output_shape(shape)
+        labels.append(f"{index}: {type(layer).__name__} {shape}")
+        params.append(layer.num_params())
+        sizes.append(math.prod(shape))
+    plt, fig = _figure(9, 4)
+    left, right = fig.subplots(1, 2, sharey=True)
+    y = np.arange(len(labels))[::-1]
+    left.barh(y, params, color="#1f77b4")
+    left.set_xscale("symlog", linthresh=1000)
+    left.set_yticks(y, labels, fontsize=7)
+    left.set_title(f"parameters per layer (total {model.num_params():,})")
+    right.barh(y, sizes, color="#2ca02c")
+    right.set_xscale("log")
+    right.set_title("values in each layer's output, per sample")
+    _save(plt, fig, name)
+
+
+PICTURES = {
+    "network.png": draw_network,
+    "im2col.png": draw_im2col,
+    "maxpool.png": draw_maxpool,
+    "relu.png": draw_relu,
+    "softmax.png": draw_softmax,
+    "optimizers.png": draw_optimizers,
+    "initialization.png": draw_initialization,
+    "gradient_checking.png": draw_gradient_checking,
+}
+
+
+# --- command line ------------------------------------------------------------------------
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a page is stale")
+    parser.add_argument("--no-images", action="store_true", help="rewrite the pages only")
+    args = parser.parse_args(argv)
+    stale_pages = []
+    for page in pages():
+        text = page.read_text(encoding="utf-8")
+        new_text, stale = fill(text)
+        if stale:
+            stale_pages.append(page.name)
+            print(f"{page.name}: {len(stale)} block(s) {'stale' if args.check else 'updated'}: {', '.join(stale)}")
+            if not args.check:
+                page.write_text(new_text, encoding="utf-8")
+    if args.check:
+        return 1 if stale_pages else 0
+    if not args.no_images:
+        for name, draw in PICTURES.items():
+            draw(name)
+            print(f"images/{name}: {(IMAGES / name).stat().st_size / 1024:.0f} KB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Face detection with the Haar cascade that ships inside opencv-python (4.x).
+
+A box is (x, y, w, h) in pixels of the image given to detect(): top-left corner, width,
+height, ints. The cascade slides a 24x24 window over the image at every scale from
+min_size up, multiplying the scale by scale_factor each step; a face is kept where at
+least min_neighbors overlapping windows agree.
+"""
+from pathlib import Path
+
+import cv2
+
+from fer_app.cli import AppError
+from fer_app.preprocess import to_gray
+
+CASCADE_FILE = "haarcascade_frontalface_default.xml"
+
+
+def cascade_path():
+    """Path of the frontal-face cascade bundled with opencv-python (opencv 5 no longer bundles it)."""
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    if folder is None or not (Path(folder) / CASCADE_FILE).is_file():
+        raise AppError(f"OpenCV {cv2.__version__} has no bundled {CASCADE_FILE}: "
+                       f'install opencv-python 4.x (pip install "opencv-python<5")')
+    return Path(folder) / CASCADE_FILE
+
+
+class FaceDetector:
+    """Haar cascade detector: image -> boxes of every face, largest first.
+
+    min_size      smallest face to find, in pixels of the input image (width = height)
+    scale_factor  > 1: step between the scales searched; larger is faster but misses more
+    min_neighbors how many overlapping hits make a face; larger gives fewer false faces
+    detect_width  if set, wider images are shrunk to this width for the cascade and the
+                  boxes scaled back: the cascade's cost grows with the pixel count, and a
+                  face of min_size stays findable as long as it is >= 24 px once shrunk
+    """
+
+    def __init__(self, min_size=48, scale_factor=1.1, min_neighbors=5, detect_width=None):
+        if min_size < 1:
+            raise AppError(f"minimum face size must be at least 1 pixel, got {min_size}")
+        if scale_factor <= 1:
+            raise AppError(f"scale factor must be greater than 1, got {scale_factor}")
+        if min_neighbors < 0:
+            raise AppError(f"minimum neighbours must be 0 or more, got {min_neighbors}")
+        if detect_width is not None and detect_width < 32:
+            raise AppError(f"detection width must be at least 32 pixels, got {detect_width}")
+        self.min_size = min_size
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+        self.detect_width = detect_width
+        path = cascade_path()
+        self.cascade = cv2.CascadeClassifier(str(path))
+        if self.cascade.empty():
+            raise AppError(f"{path}: OpenCV cannot load this cascade file")
+        self.window = min(self.cascade.getOriginalWindowSize())
+
+    def detect(self, image):
+        """BGR or gray uint8 image (H, W[, C]) -> list of boxes (x, y, w, h), largest first."""
+        gray = to_gray(image)
+        scale = 1.0
+        if self.detect_width is not None and gray.shape[1] > self.detect_width:
+            scale = self.detect_width / gray.shape[1]
+            gray = cv2.resize(gray, (self.detect_width, round(gray.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        smallest = max(self.window, round(self.min_size * scale))
+        found = self.cascade.detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+                                              minSize=(smallest, smallest))
+        boxes = [tuple(round(v / scale) for v in box) for box in found]
+        return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True)

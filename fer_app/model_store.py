@@ -1,0 +1,72 @@
+"""Where the app's model comes from: the shipped file (checked against its record) or --model PATH.
+
+The shipped model is fer_app/weights/report_cnn.npz; its record report_cnn.json holds
+at least {"sha256": "<hex digest of the .npz>"}. A file that differs from its record is
+refused: it was damaged or replaced, and its answers would not be the documented ones.
+Any model, shipped or not, must predict the classes of fer_app.labels.EMOTIONS, in that
+order, from inputs of fer_app.preprocess.INPUT_SHAPE.
+"""
+import hashlib
+import json
+from pathlib import Path
+
+from fer_app.cli import AppError
+from fer_app.labels import EMOTIONS, NUM_CLASSES
+from fer_app.preprocess import INPUT_SHAPE
+from minicnn import ModelFileError, Sequential
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+SHIPPED_MODEL = WEIGHTS_DIR / "report_cnn.npz"
+SHIPPED_RECORD = WEIGHTS_DIR / "report_cnn.json"
+
+
+def sha256_of(path):
+    """Hex SHA-256 digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_model(path=None):
+    """The model in `path`, or the shipped model when path is None; checked to fit the app."""
+    if path is None:
+        return load_shipped_model()
+    model = Sequential.load(path)
+    check_model_fits(model, path)
+    return model
+
+
+def load_shipped_model(model_path=SHIPPED_MODEL, record_path=SHIPPED_RECORD):
+    """The shipped model, after checking its SHA-256 against the one in its record."""
+    if not Path(model_path).is_file():
+        raise AppError(f"no shipped model yet ({model_path} is missing): pass --model PATH")
+    try:
+        expected = json.loads(Path(record_path).read_text())["sha256"]
+    except FileNotFoundError:
+        raise ModelFileError(f"{record_path}: missing, so the shipped model cannot be verified: "
+                             f"reinstall, or pass --model PATH") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ModelFileError(f"{record_path}: not a model record with a 'sha256' entry ({error})") from None
+    actual = sha256_of(model_path)
+    if actual != expected:
+        raise ModelFileError(f"{model_path}: SHA-256 {actual[:16]}... differs from its record's {expected[:16]}...: "
+                             f"the file is damaged or was replaced; reinstall, or pass --model PATH")
+    return load_model(model_path)
+
+
+def check_model_fits(model, source):
+    """Raise ModelFileError unless the model maps INPUT_SHAPE inputs to EMOTIONS probabilities."""
+    classes = model.meta.get("classes")
+    if classes != list(EMOTIONS):
+        raise ModelFileError(f"{source}: the model's classes {classes} are not the app's {list(EMOTIONS)}")
+    input_shape = model.meta.get("input_shape")
+    if input_shape != list(INPUT_SHAPE):
+        raise ModelFileError(f"{source}: the model's input shape {input_shape} is not the app's {list(INPUT_SHAPE)}")
+    try:
+        output_shape = model.output_shape(INPUT_SHAPE)
+    except ValueError as error:
+        raise ModelFileError(f"{source}: the layers do not fit a {INPUT_SHAPE} input ({error})") from None
+    if output_shape != (NUM_CLASSES,):
+        raise ModelFileError(f"{source}: the model outputs shape {output_shape}, not ({NUM_CLASSES},)")

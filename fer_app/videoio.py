@@ -1,0 +1,98 @@
+"""Reading cameras and video files, writing .mp4 files, with one-line errors instead of OpenCV's noise.
+
+OpenCV reports a file it cannot open, or a camera that is not there, by returning an
+object that is not "opened" while its C++ side prints warnings (and FFmpeg messages such
+as "moov atom not found") to stderr. Here those become one AppError; the native
+messages are silenced (set OPENCV_FFMPEG_LOGLEVEL yourself to see FFmpeg's again).
+"""
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+
+from fer_app.cli import AppError
+
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's AV_LOG_QUIET
+FOURCC = "mp4v"   # MPEG-4 part 2: encoded by every opencv-python wheel, no extra codec needed
+
+
+@contextmanager
+def _opencv_quiet():
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
+def open_video(path):
+    """A video file -> (cv2.VideoCapture, its first frame); AppError if unreadable or empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise AppError(f"{path}: no such video file")
+    with _opencv_quiet():
+        capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise AppError(f"{path}: not a readable video")
+    ok, frame = capture.read()
+    if not ok:
+        capture.release()
+        raise AppError(f"{path}: the video has no readable frame")
+    return capture, frame
+
+
+def open_camera(index):
+    """Camera number `index` -> (cv2.VideoCapture, its first frame); AppError if there is none."""
+    with _opencv_quiet():
+        capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        raise AppError(f"no camera at index {index} (try another --camera, or --source FILE)")
+    ok, frame = capture.read()
+    if not ok:
+        capture.release()
+        raise AppError(f"camera {index} opened but delivered no frame (is another program using it?)")
+    return capture, frame
+
+
+def frame_rate(capture, default=30.0):
+    """Frames per second the capture reports, or default when it reports none (some cameras, streams)."""
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return fps if fps and 0 < fps < 1000 else default
+
+
+def frames(capture, first_frame):
+    """Yield first_frame, then every further frame of the capture, until it ends."""
+    frame = first_frame
+    while frame is not None:
+        yield frame
+        ok, frame = capture.read()
+        if not ok:
+            frame = None
+
+
+@contextmanager
+def video_writer(path, fps, frame_size):
+    """cv2.VideoWriter for `path` (.mp4, frame_size (width, height)), written atomically.
+
+    Frames go to a temporary file beside `path`, renamed onto it when the block ends
+    normally; on any error (or Ctrl-C) the temporary file is deleted, so a half-written
+    video never sits under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The container is chosen from the extension, so the temporary name keeps it.
+    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
+    with _opencv_quiet():
+        writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*FOURCC), fps, frame_size)
+    if not writer.isOpened():
+        raise AppError(f"{path}: OpenCV cannot write a video here (use a .mp4 name in a writable folder)")
+    try:
+        yield writer
+        writer.release()
+        os.replace(temporary, path)
+    except BaseException:
+        writer.release()
+        temporary.unlink(missing_ok=True)
+        raise
