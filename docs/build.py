@@ -138,7 +138,7 @@ def _figure(width, height):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "svg.hashsalt": "minicnn"})
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 10})
     return plt, plt.figure(figsize=(width, height), dpi=100)
 
 
@@ -151,24 +151,27 @@ def _save(plt, fig, name):
 WINDOW_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"]
 
 
-def _grid(ax, values, title, colours=None, fmt="{:g}"):
-    """Draw a matrix as a grid of numbered cells; colours: optional per-cell face colours."""
+def _tint(colour, amount=0.75):
+    """The colour mixed with white: amount 0 keeps it, 1 gives white."""
+    from matplotlib.colors import to_rgb
+    return tuple(1 - (1 - c) * (1 - amount) for c in to_rgb(colour))
+
+
+def _grid(ax, values, title, colours=None, bold=None):
+    """Draw a matrix as a grid of numbered cells, row 0 at the top; colours, bold: per cell."""
+    from matplotlib.patches import Rectangle
     rows, cols = values.shape
     for r in range(rows):
         for c in range(cols):
             face = "white" if colours is None else colours[r][c]
-            ax.add_patch(plt_rectangle((c, rows - 1 - r), face))
-            ax.text(c + 0.5, rows - 0.5 - r, fmt.format(values[r, c]), ha="center", va="center")
+            ax.add_patch(Rectangle((c, rows - 1 - r), 1, 1, facecolor=face, edgecolor="#555555", linewidth=0.8))
+            weight = "bold" if bold is not None and bold[r][c] else "normal"
+            ax.text(c + 0.5, rows - 0.5 - r, f"{values[r, c]:g}", ha="center", va="center", fontweight=weight)
     ax.set_xlim(-0.1, cols + 0.1)
     ax.set_ylim(-0.1, rows + 0.1)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title)
-
-
-def plt_rectangle(xy, face):
-    from matplotlib.patches import Rectangle
-    return Rectangle(xy, 1, 1, facecolor=face, edgecolor="#555555", linewidth=0.8)
 
 
 def draw_im2col(name):
@@ -184,26 +187,21 @@ def draw_im2col(name):
     grid = fig.add_gridspec(1, 3, width_ratios=[4, 4.6, 4])
     ax = fig.add_subplot(grid[0])
     _grid(ax, x[0, 0], "input x[0, 0]  (4x4)")
-    for q, (y, xx) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
-        inset = 0.08 + 0.07 * q
-        ax.add_patch(Rectangle((xx + inset, 4 - y - 3 + inset), 3 - 2 * inset, 3 - 2 * inset, fill=False,
-                               edgecolor=WINDOW_COLOURS[q], linewidth=2))
+    for k, (p, q) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):     # window k = 2p + q, slightly inset
+        inset = 0.08 + 0.07 * k
+        ax.add_patch(Rectangle((q + inset, 4 - p - 3 + inset), 3 - 2 * inset, 3 - 2 * inset, fill=False,
+                               edgecolor=WINDOW_COLOURS[k], linewidth=2))
     ax = fig.add_subplot(grid[1])
-    colours = [[_tint(WINDOW_COLOURS[q]) for q in range(4)] for _ in range(9)]
+    colours = [[_tint(WINDOW_COLOURS[k]) for k in range(4)] for _ in range(9)]
     _grid(ax, cols, "cols[0] = im2col(x)  (9x4)", colours)
-    for q in range(4):
-        ax.text(q + 0.5, -0.45, f"q={q}", ha="center", va="center", color=WINDOW_COLOURS[q])
+    for k in range(4):
+        ax.text(k + 0.5, -0.45, f"k={k}", ha="center", va="center", color=WINDOW_COLOURS[k])
     for r in range(9):
         ax.text(-0.15, 8.5 - r, f"r={r} (i={r // 3}, j={r % 3})", ha="right", va="center", fontsize=7)
     ax.set_xlim(-2.4, 4.1)
     ax = fig.add_subplot(grid[2])
     _grid(ax, counts, "col2im(ones): copies of each pixel")
     _save(plt, fig, name)
-
-
-def _tint(colour, amount=0.75):
-    from matplotlib.colors import to_rgb
-    return tuple(1 - (1 - c) * (1 - amount) for c in to_rgb(colour))
 
 
 def draw_maxpool(name):
@@ -222,7 +220,7 @@ def draw_maxpool(name):
     axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [4, 2, 2, 4]})
     _grid(axes[0], x[0, 0], "x (max of each window in bold)",
           [[_tint(WINDOW_COLOURS[window[r][c]], 0.85 if not winners[r, c] else 0.4) for c in range(4)]
-           for r in range(4)])
+           for r in range(4)], bold=winners)
     _grid(axes[1], out[0, 0], "out = maxpool(x)",
           [[_tint(WINDOW_COLOURS[r * 2 + c], 0.4) for c in range(2)] for r in range(2)])
     _grid(axes[2], dout[0, 0], "dout",
@@ -230,10 +228,6 @@ def draw_maxpool(name):
     _grid(axes[3], dx[0, 0], "dx = backward(dout)",
           [[_tint(WINDOW_COLOURS[window[r][c]], 0.4) if winners[r, c] else "white" for c in range(4)]
            for r in range(4)])
-    for text in axes[0].texts:
-        r, c = int(3.5 - text.get_position()[1]), int(text.get_position()[0])
-        if winners[r, c]:
-            text.set_fontweight("bold")
     _save(plt, fig, name)
 
 
@@ -384,9 +378,10 @@ def difference_errors(dtype, hs):
             plus[index] += h
             minus[index] -= h
             f_plus, f_minus = loss_fn(plus, labels)[0], loss_fn(minus, labels)[0]
-            step = float(plus[index]) - float(logits[index])     # the h actually applied after rounding
-            g_central[index] = (f_plus - f_minus) / (float(plus[index]) - float(minus[index]))
-            g_forward[index] = (f_plus - base) / step
+            # Divide by the steps actually taken: x + h rounds to the dtype (to x itself for tiny h).
+            step, width = float(plus[index]) - float(logits[index]), float(plus[index]) - float(minus[index])
+            g_central[index] = (f_plus - f_minus) / width if width else np.nan
+            g_forward[index] = (f_plus - base) / step if step else np.nan
         central.append(rel_error(g_central, exact))
         forward.append(rel_error(g_forward, exact))
     return central, forward
@@ -402,7 +397,7 @@ def draw_gradient_checking(name):
         ax.loglog(hs, central, style, color="#1f77b4", label=f"central, {dtype.__name__}")
         ax.loglog(hs, forward, style, color="#d62728", label=f"forward, {dtype.__name__}")
     ax.axvline(1e-5, color="#999999", linewidth=0.6)
-    ax.text(1.2e-5, 1.5e-12, "h = 1e-5", fontsize=7, color="#666666")
+    ax.text(1.3e-5, 0.93, "h = 1e-5", fontsize=7, color="#666666", transform=ax.get_xaxis_transform())
     ax.set_xlabel("step h")
     ax.set_ylabel("relative error vs. analytic gradient")
     ax.set_title("numerical gradient of softmax cross-entropy")
@@ -428,7 +423,10 @@ def draw_network(name):
     left, right = fig.subplots(1, 2, sharey=True)
     y = np.arange(len(labels))[::-1]
     left.barh(y, params, color="#1f77b4")
-    left.set_xscale("symlog", linthresh=1000)
+    left.set_xscale("log")
+    left.set_xlim(300, 2e7)
+    for row, count in zip(y, params):
+        left.text(max(count, 300) * 1.15, row, f"{count:,}", va="center", fontsize=7)
     left.set_yticks(y, labels, fontsize=7)
     left.set_title(f"parameters per layer (total {model.num_params():,})")
     right.barh(y, sizes, color="#2ca02c")

@@ -4,6 +4,7 @@ Layers (minicnn.layers), a Sequential model, softmax cross-entropy, SGD and Adam
 numerical gradient checks, and kernels with a NumPy reference and a numba-compiled
 twin (minicnn.kernels), selected with set_backend().
 """
+import minicnn.threads  # noqa: F401  (first: configures thread pools before NumPy starts OpenBLAS)
 from minicnn.backend import BackendError, get_backend, numba_available, set_backend
 from minicnn.layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, ReLU
 from minicnn.losses import SoftmaxCrossEntropy, softmax

@@ -26,18 +26,18 @@ def rel_error(analytic, numeric):
 def numerical_gradient(f, x, h=1e-5):
     """Central-difference gradient of the scalar function f() with respect to array x.
 
-    x is perturbed in place, one element at a time, and restored.
+    x is perturbed in place, one element at a time, and restored; it may have any
+    memory layout (indexing, unlike reshape, never works on a copy).
     """
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat_x, flat_grad = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat_x.size):
-        original = flat_x[i]
-        flat_x[i] = original + h
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for index in np.ndindex(x.shape):
+        original = x[index]
+        x[index] = original + h
         f_plus = f()
-        flat_x[i] = original - h
+        x[index] = original - h
         f_minus = f()
-        flat_x[i] = original
-        flat_grad[i] = (f_plus - f_minus) / (2 * h)
+        x[index] = original
+        grad[index] = (f_plus - f_minus) / (2 * h)
     return grad
 
 

@@ -183,3 +183,21 @@ def test_environment_variable_selects_the_backend():
         env = dict(os.environ, MINICNN_BACKEND=name)
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
         assert result.stdout.strip() == name
+
+
+def test_maxpool_treats_nan_as_the_maximum(backend):
+    x = np.array([[[[1.0, np.nan], [0.0, 2.0]]], [[[np.nan, 5.0], [np.nan, 2.0]]]])
+    out, argmax = kernels.maxpool_forward(x, 2, 2, 2)
+    assert np.isnan(out).all()
+    np.testing.assert_array_equal(argmax.ravel(), [1, 0])
+
+
+@pytest.mark.parametrize("wrong", [(2, 27, 24), (2, 27, 25, 1)])
+def test_out_buffers_of_the_wrong_shape_are_refused(backend, wrong):
+    x = np.zeros((2, 3, 7, 7))
+    with pytest.raises(ValueError, match="out= has shape"):
+        kernels.im2col(x, 3, 3, 1, 0, out=np.empty(wrong))
+    with pytest.raises(ValueError, match="out= has shape"):
+        kernels.col2im(np.zeros((2, 27, 25)), x.shape, 3, 3, 1, 0, out=np.empty((2, 3, 7, 6)))
+    with pytest.raises(ValueError, match="dtype"):
+        kernels.im2col(x, 3, 3, 1, 0, out=np.empty((2, 27, 25), dtype=np.float32))

@@ -124,3 +124,11 @@ def test_rel_error_scale():
     assert rel_error(a, a) == 0
     assert rel_error(a, 1.001 * a) == pytest.approx(0.0005, rel=1e-3)
     assert rel_error(a, -a) == pytest.approx(1.0)
+
+
+def test_numerical_gradient_reaches_non_contiguous_arrays():
+    from minicnn.gradcheck import numerical_gradient
+    base = np.random.default_rng(0).standard_normal((4, 3))
+    x = base.T                      # a view, not C-contiguous: reshape(-1) would copy it
+    grad = numerical_gradient(lambda: float(np.sum(x ** 2)), x)
+    np.testing.assert_allclose(grad, 2 * x, rtol=1e-8)

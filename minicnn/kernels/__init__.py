@@ -44,6 +44,13 @@ def maxpool_backward(dout, argmax, x_shape, ph, pw, stride):
     return _module("pool").maxpool_backward(dout, argmax, x_shape, ph, pw, stride)
 
 
+def check_out(out, shape, dtype):
+    """An `out=` buffer must have exactly the result's shape and dtype (numba does not bounds-check)."""
+    if out.shape != tuple(shape) or out.dtype != dtype:
+        raise ValueError(f"out= has shape {out.shape} and dtype {out.dtype}; expected {tuple(shape)} and {dtype}")
+    return out
+
+
 def conv_output_size(size, kernel, stride, pad):
     """Output length of a convolution or pooling along one axis: (size + 2*pad - kernel) // stride + 1."""
     return (size + 2 * pad - kernel) // stride + 1

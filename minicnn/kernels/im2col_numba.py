@@ -10,6 +10,8 @@ compiler turns into vector instructions, instead of a bounds check per element.
 import numpy as np
 from numba import njit, prange
 
+from minicnn.kernels import check_out
+
 
 @njit(inline="always")
 def _valid_range(size, out_size, offset, stride, pad):
@@ -24,7 +26,7 @@ def im2col(x, kh, kw, stride, pad, out=None):
     """x: (N, C, H, W) -> cols: (N, C*kh*kw, OH*OW), written into `out` when given."""
     n, c, h, w = x.shape
     shape = (n, c * kh * kw, ((h + 2 * pad - kh) // stride + 1) * ((w + 2 * pad - kw) // stride + 1))
-    cols = np.empty(shape, dtype=x.dtype) if out is None else out
+    cols = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
     _im2col_into(x, kh, kw, stride, pad, cols)
     return cols
 
@@ -55,7 +57,7 @@ def _im2col_into(x, kh, kw, stride, pad, cols):
 
 def col2im(cols, x_shape, kh, kw, stride, pad, out=None):
     """cols: (N, C*kh*kw, OH*OW) -> dx: (N, C, H, W), summing overlapping contributions."""
-    dx = np.empty(x_shape, dtype=cols.dtype) if out is None else out
+    dx = np.empty(x_shape, dtype=cols.dtype) if out is None else check_out(out, x_shape, cols.dtype)
     _col2im_into(cols, kh, kw, stride, pad, dx)
     return dx
 

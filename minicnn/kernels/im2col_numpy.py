@@ -11,7 +11,7 @@ Column order: q = oh * OW + ow, so the product reshapes straight to (F, OH, OW).
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from minicnn.kernels import conv_output_size
+from minicnn.kernels import check_out, conv_output_size
 
 
 def im2col(x, kh, kw, stride, pad, out=None):
@@ -26,8 +26,8 @@ def im2col(x, kh, kw, stride, pad, out=None):
     # A read-only view (N, C, H', W', kh, kw) of every kh x kw window; keep every
     # stride-th window, then lay each window's pixels along the rows of a column.
     windows = sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :oh, :ow]
-    if out is None:
-        out = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
+    shape = (n, c * kh * kw, oh * ow)
+    out = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
     out.reshape(n, c, kh, kw, oh, ow)[...] = windows.transpose(0, 1, 4, 5, 2, 3)
     return out
 
@@ -50,5 +50,5 @@ def col2im(cols, x_shape, kh, kw, stride, pad, out=None):
             dx_padded[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] += patches[:, :, i, j]
     if out is None:
         return dx_padded[:, :, pad:pad + h, pad:pad + w]
-    out[...] = dx_padded[:, :, pad:pad + h, pad:pad + w]
+    check_out(out, x_shape, cols.dtype)[...] = dx_padded[:, :, pad:pad + h, pad:pad + w]
     return out

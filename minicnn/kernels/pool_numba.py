@@ -1,6 +1,8 @@
 """Max pooling compiled with numba: same contract as pool_numpy (see there).
 
-Parallel over (sample, channel) planes; a tie keeps the first maximum, as NumPy's argmax does.
+Parallel over (sample, channel) planes. As NumPy's argmax does, a tie keeps the first
+maximum and a NaN counts as the maximum (the first NaN of a window wins), so that a
+diverging network gives the same NaNs with both backends.
 """
 import numpy as np
 from numba import njit, prange
@@ -23,7 +25,7 @@ def maxpool_forward(x, ph, pw, stride):
                 for i in range(ph):
                     for j in range(pw):
                         value = x[sample, channel, y * stride + i, xx * stride + j]
-                        if value > best:
+                        if best == best and (value > best or value != value):   # x != x: NaN
                             best = value
                             best_k = i * pw + j
                 out[sample, channel, y, xx] = best
