@@ -14,7 +14,6 @@ EMOTIONS case-insensitively; entries whose names start with "." or "_" (.git, __
 are ignored, as are files that are not images.
 """
 import csv
-import os
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from fer_app.labels import EMOTIONS
 from fer_app.preprocess import INPUT_SIZE, to_gray, to_input_size
+from minicnn.io import atomic_write
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -117,19 +117,12 @@ def save_cache(path, data):
     for split, (images, labels) in data.items():
         arrays[f"{split}.images"] = np.asarray(images, dtype=np.uint8)
         arrays[f"{split}.labels"] = np.asarray(labels, dtype=np.int64)
-    # Written beside the target and renamed over it: readers never see half a file, and an
-    # interrupted import leaves the previous cache intact.
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    # Atomic: readers never see half a file, and an interrupted import leaves the previous cache intact.
     try:
-        with open(temporary, "wb") as file:
+        with atomic_write(path) as file:
             np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
     except OSError as error:
         raise DataError(f"cannot write {path}: {error.strerror or error}") from error
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def load_cache(path):

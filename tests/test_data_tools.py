@@ -271,8 +271,9 @@ def test_a_cache_with_another_class_order_is_rejected(tmp_path):
 
 
 def test_a_cache_that_cannot_be_written_is_a_data_error(sources, tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
     with pytest.raises(DataError, match="cannot write"):
-        save_cache(tmp_path / "no" / "such" / "folder.npz", load_all(sources["folder"])[0])
+        save_cache(tmp_path / "a_file" / "cache.npz", load_all(sources["folder"])[0])
 
 
 # --- the import command --------------------------------------------------------------
