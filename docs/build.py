@@ -16,6 +16,10 @@ the line just above their opening fence:
     (what those statements print)
     ```
 
+    <!-- markdown: statements -->
+    (what those statements print, as Markdown that the page renders: tables, lists)
+    <!-- end markdown -->
+
 Only the inside of such a block is rewritten. Every other ```python block of a page is an
 example: tests/test_docs.py runs them, in order, in one namespace per page, and checks that
 every generated block still equals what this script would write.
@@ -38,6 +42,8 @@ if str(ROOT) not in sys.path:
 
 # A marker line, the fence under it, the block's body, the closing fence.
 GENERATED = re.compile(r"^<!-- (code|output): (.+?) -->\n(```\w*)\n(.*?)^```[ \t]*$", re.M | re.S)
+# The same for printed Markdown, which must not be fenced to render.
+MARKDOWN = re.compile(r"^<!-- (markdown): (.+?) -->\n(.*?)^<!-- end markdown -->[ \t]*$", re.M | re.S)
 FENCE = re.compile(r"^```(\w*)[ \t]*$")
 
 
@@ -96,13 +102,22 @@ def fill(text):
             stale.append(argument)
         return f"<!-- {kind}: {argument} -->\n{fence}\n{fresh}\n```"
 
-    return GENERATED.sub(replace, text), stale
+    def replace_markdown(match):
+        kind, argument, body = match.groups()
+        fresh = generate(kind, argument)
+        if body.rstrip("\n") != fresh:
+            stale.append(argument)
+        return f"<!-- {kind}: {argument} -->\n{fresh}\n<!-- end markdown -->"
+
+    return MARKDOWN.sub(replace_markdown, GENERATED.sub(replace, text)), stale
 
 
 def generated_blocks(text):
     """[(line number, kind, argument, body)] of every generated block in a page."""
-    return [(text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2), m.group(4).rstrip("\n"))
-            for m in GENERATED.finditer(text)]
+    fenced = [(m.start(), m.group(1), m.group(2), m.group(4)) for m in GENERATED.finditer(text)]
+    markdown = [(m.start(), m.group(1), m.group(2), m.group(3)) for m in MARKDOWN.finditer(text)]
+    return [(text.count("\n", 0, start) + 1, kind, argument, body.rstrip("\n"))
+            for start, kind, argument, body in sorted(fenced + markdown)]
 
 
 def example_blocks(text):
@@ -435,6 +450,22 @@ def draw_network(name):
     _save(plt, fig, name)
 
 
+def draw_results_confusion(name):
+    """The shipped model's confusion matrix on the validation split, from its record."""
+    from fer_app.plots import confusion_matrix_figure
+    from fer_app.ship import shipped_record
+    evaluation = shipped_record()["evaluation"]
+    confusion_matrix_figure(evaluation["confusion_matrix"], evaluation["classes"], IMAGES / name,
+                            title=f"shipped model, {evaluation['split']}: accuracy {evaluation['accuracy']:.1%}")
+
+
+def draw_results_curves(name):
+    """The shipped model's training curves, from its record."""
+    from fer_app.plots import training_curves
+    from fer_app.ship import shipped_record
+    training_curves(shipped_record()["training"]["history"], IMAGES / name)
+
+
 PICTURES = {
     "network.png": draw_network,
     "im2col.png": draw_im2col,
@@ -444,6 +475,8 @@ PICTURES = {
     "optimizers.png": draw_optimizers,
     "initialization.png": draw_initialization,
     "gradient_checking.png": draw_gradient_checking,
+    "results_confusion.png": draw_results_confusion,
+    "results_curves.png": draw_results_curves,
 }
 
 

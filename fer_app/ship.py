@@ -13,13 +13,48 @@ import shutil
 from pathlib import Path
 
 from data_tools.fer2013 import load_split
-from fer_app import plots
 from fer_app.cli import AppError, run
 from fer_app.evaluate import evaluate_split
-from fer_app.labels import EMOTIONS
 from fer_app.metrics import classification_report, format_report
 from fer_app.model_store import SHIPPED_MODEL, SHIPPED_RECORD, load_model, sha256_of
 from minicnn.io import atomic_write
+
+
+def shipped_record():
+    """The shipped model's record (see main)."""
+    return json.loads(SHIPPED_RECORD.read_text())
+
+
+def top_confusions(report, count=6):
+    """The `count` largest off-diagonal cells as (true class, predicted class, share of the true class)."""
+    names, matrix = report["classes"], report["confusion_matrix"]
+    cells = [(matrix[t][p] / max(sum(matrix[t]), 1), names[t], names[p])
+             for t in range(len(names)) for p in range(len(names)) if t != p]
+    return [(true, predicted, share) for share, true, predicted in sorted(cells, reverse=True)[:count]]
+
+
+def record_markdown(record):
+    """The record as Markdown: how the model was made, then its per-class figures and confusions."""
+    training, evaluation = record["training"], record["evaluation"]
+    lines = [f"- command: `{training['command']}`",
+             "- code: " + ("; ".join(f"`{c['commit']}`{' (uncommitted changes)' if c['dirty'] else ''} "
+                                      f"from epoch {c['from_epoch']}, batch {c['from_batch']}" for c in training["code"])
+                           or "not recorded by this run (see the note)"),
+             f"- seed: {training['options']['seed']}",
+             f"- epochs: {training['epochs_completed']} trained of {training['epochs_planned']} planned; "
+             f"shipped: epoch {training['best_epoch']} (best validation accuracy); "
+             f"training time {training['train_hours']} h",
+             f"- validation ({evaluation['split']}, {evaluation['images']} images never trained on): "
+             f"**accuracy {evaluation['accuracy']:.1%}**, macro F1 {evaluation['macro_f1']:.3f}, "
+             f"loss {evaluation['loss']:.3f}"]
+    if record.get("note"):
+        lines.append(f"- note: {record['note']}")
+    lines += ["", "| class | precision | recall | F1 | images |", "|---|---|---|---|---|"]
+    for name, row in evaluation["per_class"].items():
+        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
+    lines += ["", "Most frequent confusions (share of the true class):", ""]
+    lines += [f"- {true} taken for {predicted}: {share:.0%}" for true, predicted, share in top_confusions(evaluation)]
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -50,7 +85,7 @@ def main(argv=None):
         "params": model.num_params(),
         "training": {
             "command": " ".join(str(part) for part in history["command"]),
-            "commit": history["commit"],
+            "code": history.get("code", []),
             "options": history["options"],
             "epochs_planned": history["options"]["epochs"],
             "epochs_completed": len(epochs),
@@ -63,9 +98,6 @@ def main(argv=None):
     }
     with atomic_write(SHIPPED_RECORD, "w") as f:
         json.dump(record, f, indent=1)
-    plots.confusion_matrix_figure(matrix, EMOTIONS, SHIPPED_RECORD.with_suffix(".confusion.png"),
-                                  title=f"shipped model, {args.split}: accuracy {report['accuracy']:.1%}")
-    plots.training_curves(epochs, SHIPPED_RECORD.with_suffix(".curves.png"))
     print(format_report(report))
     print(f"shipped {SHIPPED_MODEL} (epoch {history['best_epoch']} of {len(epochs)} trained) and {SHIPPED_RECORD}")
     return 0

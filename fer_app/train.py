@@ -81,12 +81,15 @@ def make_optimizer(args):
     return Adam(args.lr, weight_decay=args.weight_decay)
 
 
-def git_commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+def code_version():
+    """{"commit": git HEAD of this code or None, "dirty": whether it had uncommitted changes}."""
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
                               cwd=Path(__file__).resolve().parent).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
     except (OSError, subprocess.CalledProcessError):
-        return None
+        return {"commit": None, "dirty": None}
 
 
 class StopRequest:
@@ -151,11 +154,13 @@ def main(argv=None):
     state = {"options": {o: getattr(args, o) for o in RUN_OPTIONS}, "epoch": 0, "batch": 0,
              "running": {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0},
              "history": [], "best_val_acc": -1.0, "command": sys.argv if argv is None else ["fer_app.train", *argv],
-             "commit": git_commit()}
+             "code": []}
     epoch_order = None
     if saved is not None:
         state, epoch_order = load_checkpoint(checkpoint_path, model, optimizer, generators)
         print(f"resumed from {checkpoint_path}: epoch {state['epoch'] + 1}, batch {state['batch']}")
+    # A run may be resumed by newer code: record which code ran from where.
+    state.setdefault("code", []).append(code_version() | {"from_epoch": state["epoch"] + 1, "from_batch": state["batch"]})
     out.mkdir(parents=True, exist_ok=True)
     print(f"training {args.arch} on {num_train} images, validating on {len(val_images)}; "
           f"{args.epochs} epochs of {steps_per_epoch} steps; {args.optimizer} lr {args.lr} {args.schedule}")
@@ -222,7 +227,7 @@ def main(argv=None):
                 model.save(out / "best.npz")
                 write_json(out / "best_report.json", classification_report(matrix))
             save_checkpoint(checkpoint_path, model, optimizer, state, generators, epoch_order)
-            write_json(out / "history.json", {k: state[k] for k in ("options", "command", "commit", "history",
+            write_json(out / "history.json", {k: state[k] for k in ("options", "command", "code", "history",
                                                                       "best_val_acc") if k in state}
                        | {"best_epoch": state.get("best_epoch")})
             plots.training_curves(state["history"], out / "curves.png")

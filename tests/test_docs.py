@@ -16,8 +16,6 @@ import minicnn
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 MAX_IMAGE_BYTES = 150 * 1024
-# Pages the overview links to that are written separately, with the training results.
-PENDING_PAGES = {"results.md"}
 
 
 def load_build():
@@ -83,8 +81,7 @@ def test_links_and_images_exist(page):
         assert path.is_file(), f"docs/{page.name} shows {image}, which does not exist: run `python docs/build.py`"
         assert path.stat().st_size < MAX_IMAGE_BYTES, f"{image} is {path.stat().st_size} bytes"
     for target in re.findall(r"(?<!!)\[[^\]]*\]\(([^)#\s]+\.md)(?:#[^)]*)?\)", text):
-        if target not in PENDING_PAGES:
-            assert (DOCS / target).is_file(), f"docs/{page.name} links to {target}, which does not exist"
+        assert (DOCS / target).is_file(), f"docs/{page.name} links to {target}, which does not exist"
 
 
 def test_every_picture_is_drawn_by_build_and_shown():
