@@ -153,7 +153,8 @@ def main(argv=None):
     augment = Augmenter(generators["augment"]) if args.augment else None
     state = {"options": {o: getattr(args, o) for o in RUN_OPTIONS}, "epoch": 0, "batch": 0,
              "running": {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0},
-             "history": [], "best_val_acc": -1.0, "command": sys.argv if argv is None else ["fer_app.train", *argv],
+             "history": [], "best_val_acc": -1.0,
+             "command": ["python", "-m", "fer_app.train", *(sys.argv[1:] if argv is None else argv)],
              "code": []}
     epoch_order = None
     if saved is not None:

@@ -1,0 +1,32 @@
+"""The model that ships inside the package: intact, the report's network, and the demo runs on it."""
+import json
+
+import pytest
+
+from fer_app.labels import EMOTIONS
+from fer_app.model_store import SHIPPED_MODEL, SHIPPED_RECORD, load_model, sha256_of
+from tests.app_helpers import run_command
+
+
+def test_shipped_model_matches_its_record():
+    record = json.loads(SHIPPED_RECORD.read_text())
+    assert sha256_of(SHIPPED_MODEL) == record["sha256"]
+    model = load_model()
+    assert model.num_params() == 1_375_175 == record["params"]
+    assert model.meta["classes"] == list(EMOTIONS)
+    evaluation = record["evaluation"]
+    assert evaluation["images"] == 3589 and evaluation["split"] == "validation"
+    assert sum(map(sum, evaluation["confusion_matrix"])) == 3589
+
+
+def test_demo_finds_and_labels_the_astronaut(tmp_path):
+    pytest.importorskip("skimage", reason="the demo photo comes with scikit-image (pip install -e '.[demo]')")
+    result = run_command("fer_app.demo", "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    records = json.loads((tmp_path / "faces.json").read_text())
+    assert len(records) == 1
+    x, y, w, h = records[0]["box"]
+    assert 150 < x + w / 2 < 300 and 60 < y + h / 2 < 160   # her face, in the 512x512 photo
+    assert records[0]["label"] in EMOTIONS
+    assert sum(records[0]["probs"].values()) == pytest.approx(1, abs=1e-4)
+    assert (tmp_path / "astronaut.annotated.png").stat().st_size > 10_000
