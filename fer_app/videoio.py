@@ -34,25 +34,25 @@ def open_video(path):
         raise AppError(f"{path}: no such video file")
     with _opencv_quiet():
         capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise AppError(f"{path}: not a readable video")
-    ok, frame = capture.read()
-    if not ok:
-        capture.release()
-        raise AppError(f"{path}: the video has no readable frame")
-    return capture, frame
+    return _with_first_frame(capture, f"{path}: not a readable video", f"{path}: the video has no readable frame")
 
 
 def open_camera(index):
     """Camera number `index` -> (cv2.VideoCapture, its first frame); AppError if there is none."""
     with _opencv_quiet():
         capture = cv2.VideoCapture(index)
+    return _with_first_frame(capture, f"no camera at index {index} (try another --camera, or --source FILE)",
+                             f"camera {index} opened but delivered no frame (is another program using it?)")
+
+
+def _with_first_frame(capture, not_opened, no_frame):
+    """(capture, its first frame), or AppError with the matching message (the capture released)."""
     if not capture.isOpened():
-        raise AppError(f"no camera at index {index} (try another --camera, or --source FILE)")
+        raise AppError(not_opened)
     ok, frame = capture.read()
     if not ok:
         capture.release()
-        raise AppError(f"camera {index} opened but delivered no frame (is another program using it?)")
+        raise AppError(no_frame)
     return capture, frame
 
 
