@@ -201,7 +201,7 @@ def main(argv=None):
                                 acc=f"{running['correct'] / running['seen']:.3f}",
                                 img_s=f"{len(y) / seconds:.0f}", lr=f"{optimizer.lr:.2g}")
                 elapsed_minutes = (time.monotonic() - started) / 60
-                if (stop.reason is None and args.max_steps is not None and step + 1 >= args.max_steps):
+                if stop.reason is None and args.max_steps is not None and step + 1 >= args.max_steps:
                     stop.reason = f"--max-steps {args.max_steps}"
                 if stop.reason is None and args.time_limit is not None and elapsed_minutes >= args.time_limit:
                     stop.reason = f"--time-limit {args.time_limit} min"

@@ -13,11 +13,13 @@ class ReLU(Layer):
 
     def __init__(self):
         super().__init__()
-        self._positive = None
+        self._out = None
 
     def forward(self, x, training=False):
-        self._positive = x > 0
-        return np.where(self._positive, x, 0).astype(x.dtype, copy=False)
+        # The output is all backward needs (out > 0 exactly where x > 0): keeping a
+        # reference to it costs nothing, a mask would cost a pass over memory.
+        self._out = np.maximum(x, 0)
+        return self._out
 
     def backward(self, dout):
-        return np.where(self._positive, dout, 0).astype(dout.dtype, copy=False)
+        return dout * (self._out > 0)
