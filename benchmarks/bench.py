@@ -22,11 +22,11 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fer_app.preprocess import INPUT_SHAPE  # noqa: E402
 from minicnn.io import atomic_write  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 64
-INPUT_SHAPE = (1, 48, 48)
 
 
 def median_seconds(fn, repeats, min_seconds=0.0):
@@ -75,19 +75,12 @@ def worker_minicnn(task, backend, threads):
     return {"latency_ms_b1": latency * 1000, "images_per_s_b256": 256 / batch_seconds}
 
 
-def torch_model(torch):
-    nn = torch.nn
-    return nn.Sequential(
-        nn.Conv2d(1, 64, 5), nn.ReLU(), nn.Conv2d(64, 64, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.4),
-        nn.Conv2d(64, 128, 3), nn.ReLU(), nn.Conv2d(128, 128, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.4),
-        nn.Flatten(), nn.Linear(8192, 128), nn.ReLU(), nn.Linear(128, 7))
-
-
 def worker_torch(task, threads):
     import torch
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    model = torch_model(torch)
+    from benchmarks.torch_twin import torch_twin
+    from minicnn.models import report_cnn
+    model = torch_twin(report_cnn(seed=0))
     if task == "train":
         x, y = torch.rand(BATCH, *INPUT_SHAPE), torch.randint(0, 7, (BATCH,))
         optimizer = torch.optim.Adam(model.parameters(), 1e-3)

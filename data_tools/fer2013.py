@@ -19,15 +19,12 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from fer_app.labels import EMOTIONS
-from fer_app.preprocess import INPUT_SIZE, to_gray, to_input_size
+from fer_app.preprocess import IMAGE_EXTENSIONS, INPUT_SIZE, read_image, to_gray, to_input_size
 from minicnn.io import atomic_write
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
 # fer2013.csv numbers the classes in its own order; the label we store is the position
 # of the class's name in EMOTIONS.
@@ -231,17 +228,11 @@ def _labelled_files(split_folder):
 
 def _read_image(path):
     """Image file -> (gray uint8 (48, 48), whether it had to be converted); _Unusable if unreadable."""
-    # np.fromfile + imdecode rather than cv2.imread: it also opens non-ASCII paths on Windows.
-    encoded = np.fromfile(path, dtype=np.uint8)
-    if encoded.size == 0:
-        raise _Unusable(f"{path}: empty file")
     try:
-        # ANYCOLOR keeps a gray file single-channel, so a stored 48x48 gray face needs no conversion.
-        image = cv2.imdecode(encoded, cv2.IMREAD_ANYCOLOR)
-    except cv2.error:
-        image = None
-    if image is None:
-        raise _Unusable(f"{path}: not a readable image (corrupt or truncated)")
+        # As stored: a gray 48x48 face (the data set's own format) needs no conversion.
+        image = read_image(path, color=False)
+    except ValueError as error:
+        raise _Unusable(str(error)) from None
     if image.shape == (INPUT_SIZE, INPUT_SIZE):
         return image, False
     return to_input_size(to_gray(image)), True

@@ -30,14 +30,20 @@ def save_checkpoint(path, model, optimizer, train_state, generators, epoch_order
     model.save(path, extra_arrays=extra)
 
 
-def load_checkpoint(path, model, optimizer, generators):
-    """Restore model, optimizer and generators in place; returns (train_state, epoch_order or None)."""
+def read_train_state(path):
+    """The JSON train_state of a checkpoint; ModelFileError if the file is not one."""
     arrays = read_npz(path)
     if "train_state" not in arrays:
         raise ModelFileError(f"{path}: not a training checkpoint (no train_state)")
+    return json.loads(str(arrays["train_state"]))
+
+
+def load_checkpoint(path, model, optimizer, generators):
+    """Restore model, optimizer and generators in place; returns (train_state, epoch_order or None)."""
+    state = read_train_state(path)
+    arrays = read_npz(path)
     model.load_weights(path)
     optimizer.load_state_dict({k[len(OPTIM_PREFIX):]: v for k, v in arrays.items() if k.startswith(OPTIM_PREFIX)})
-    state = json.loads(str(arrays["train_state"]))
     for name, generator in generators.items():
         generator.bit_generator.state = state["generators"][name]
     for index, generator in dropout_generators(model).items():

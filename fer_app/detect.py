@@ -13,6 +13,8 @@ from fer_app.cli import AppError
 from fer_app.preprocess import to_gray
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
+# Twice the cascade's 24 px window: smaller faces are rarely recognisable anyway.
+DEFAULT_MIN_FACE = 48
 
 
 def cascade_path():
@@ -30,12 +32,13 @@ class FaceDetector:
     min_size      smallest face to find, in pixels of the input image (width = height)
     scale_factor  > 1: step between the scales searched; larger is faster but misses more
     min_neighbors how many overlapping hits make a face; larger gives fewer false faces
-    detect_width  if set, wider images are shrunk to this width for the cascade and the
-                  boxes scaled back: the cascade's cost grows with the pixel count, and a
-                  face of min_size stays findable as long as it is >= 24 px once shrunk
+    detect_width  if set, wider images are shrunk towards this width for the cascade and
+                  the boxes scaled back: the cascade's cost grows with the pixel count. The
+                  shrink stops where a face of min_size would fall below the cascade's
+                  window (24 px), so min_size holds whatever the image size
     """
 
-    def __init__(self, min_size=48, scale_factor=1.1, min_neighbors=5, detect_width=None):
+    def __init__(self, min_size=DEFAULT_MIN_FACE, scale_factor=1.1, min_neighbors=5, detect_width=None):
         if min_size < 1:
             raise AppError(f"minimum face size must be at least 1 pixel, got {min_size}")
         if scale_factor <= 1:
@@ -59,8 +62,10 @@ class FaceDetector:
         gray = to_gray(image)
         scale = 1.0
         if self.detect_width is not None and gray.shape[1] > self.detect_width:
-            scale = self.detect_width / gray.shape[1]
-            gray = cv2.resize(gray, (self.detect_width, round(gray.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+            scale = min(1.0, max(self.detect_width / gray.shape[1], self.window / self.min_size))
+        if scale < 1.0:
+            size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
+            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
         smallest = max(self.window, round(self.min_size * scale))
         found = self.cascade.detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
                                               minSize=(smallest, smallest))

@@ -7,21 +7,20 @@ Prints the report as text; with --out, also writes report.json (for scripts) and
 confusion.png. Without --model, the shipped model is evaluated.
 """
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from data_tools.fer2013 import load_split
-from fer_app import plots
+from fer_app import options, plots
 from fer_app.cli import run
 from fer_app.labels import EMOTIONS
 from fer_app.metrics import classification_report, confusion_matrix, format_report
 from fer_app.model_store import load_model
 from fer_app.preprocess import normalize
 from minicnn import SoftmaxCrossEntropy
-from minicnn.io import atomic_write
+from minicnn.io import write_json
 
 
 def evaluate_split(model, images, labels, batch_size=256, progress=False):
@@ -43,7 +42,7 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="FER2013 folder, fer2013.csv or cache .npz")
     parser.add_argument("--split", default="validation")
-    parser.add_argument("--model", help="model .npz (default: the shipped model)")
+    options.add_model_option(parser)
     parser.add_argument("--out", help="folder for report.json and confusion.png")
     args = parser.parse_args(argv)
 
@@ -55,8 +54,7 @@ def main(argv=None):
     print(format_report(report))
     if args.out:
         out = Path(args.out)
-        with atomic_write(out / "report.json", "w") as f:
-            json.dump(report, f, indent=1)
+        write_json(out / "report.json", report)
         plots.confusion_matrix_figure(matrix, EMOTIONS, out / "confusion.png",
                                       title=f"{args.split}: accuracy {report['accuracy']:.1%}")
         print(f"wrote {out / 'report.json'} and {out / 'confusion.png'}")

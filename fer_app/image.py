@@ -13,20 +13,18 @@ stops with an error and removes what it had written, so no output looks complete
 it is not.
 """
 import argparse
-import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 
-from data_tools.fer2013 import IMAGE_EXTENSIONS
-from fer_app import options
+from fer_app import options, preprocess
 from fer_app.cli import AppError, run
 from fer_app.draw import draw_faces
 from fer_app.labels import EMOTIONS
 from fer_app.model_store import load_model
+from fer_app.preprocess import IMAGE_EXTENSIONS
 from fer_app.recognizer import EmotionRecognizer
-from minicnn.io import atomic_write
+from minicnn.io import atomic_write, write_json
 
 RECORDS_FILE = "faces.json"
 
@@ -62,11 +60,10 @@ def image_files(paths):
 
 def read_image(path):
     """An image file -> BGR uint8 (H, W, 3); AppError if it is not a readable image."""
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise AppError(f"{path}: not a readable image")
-    return image
+    try:
+        return preprocess.read_image(path)
+    except ValueError as error:
+        raise AppError(str(error)) from None
 
 
 def face_record(file, face):
@@ -104,26 +101,30 @@ def write_image(path, image):
 def annotate_images(recognizer, named_images, out):
     """(name, BGR image) pairs -> annotated images and faces.json in `out`; returns (records, paths written).
 
-    named_images may be a generator, so that only one image is in memory at a time. If
-    anything fails (an unreadable image, Ctrl-C), the files this call wrote are removed.
+    named_images may be a generator, so that only one image is in memory at a time.
+    Annotated images are written under temporary names and renamed once faces.json is
+    written: if anything fails (an unreadable image, Ctrl-C), they are removed and the
+    output folder keeps whatever complete set it held before.
     """
     out = Path(out)
-    records, written, taken = [], [], set()
+    records, pending, taken = [], [], set()
     try:
         for name, image in named_images:
             faces = recognizer.analyze(image)
             print(describe(name, faces), flush=True)
             records += [face_record(name, face) for face in faces]
             path = out / annotated_name(Path(name), taken)
-            write_image(path, draw_faces(image.copy(), faces))
-            written.append(path)
-        with atomic_write(out / RECORDS_FILE, "w") as f:
-            json.dump(records, f, indent=1)
+            partial = path.with_name(f".{path.name}.partial{path.suffix}")
+            write_image(partial, draw_faces(image.copy(), faces))
+            pending.append((partial, path))
+        write_json(out / RECORDS_FILE, records)
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        for partial, _ in pending:
+            partial.unlink(missing_ok=True)
         raise
-    return records, written
+    for partial, path in pending:
+        partial.replace(path)
+    return records, [path for _, path in pending]
 
 
 def main(argv=None):

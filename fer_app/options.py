@@ -1,13 +1,14 @@
 """Command-line options the front ends share (model, detector, video pipeline), defined once."""
 import argparse
 
-from fer_app.detect import FaceDetector
+from fer_app.detect import DEFAULT_MIN_FACE, FaceDetector
 from fer_app.model_store import SHIPPED_MODEL, load_model
 from fer_app.recognizer import EmotionRecognizer
 from fer_app.stream import FaceStream
+from fer_app.tracking import DEFAULT_HALF_LIFE_S
 
-# Webcam-sized frames are shrunk to this width for the cascade: faces of 48 px and more
-# stay findable and detection costs a quarter of full size (see FaceDetector).
+# Video frames are shrunk towards this width for the cascade (never so far that a face of
+# --min-face pixels is lost, see FaceDetector): at 640x480, detection then costs a quarter.
 VIDEO_DETECT_WIDTH = 320
 # Detection is the slowest step; following boxes between detections keeps 640x480 video
 # above 30 frames/s on a 2-core machine.
@@ -35,8 +36,8 @@ def add_model_option(parser):
 
 def add_detector_options(parser, detect_width=None):
     group = parser.add_argument_group("face detection (OpenCV Haar cascade)")
-    group.add_argument("--min-face", type=positive_int, default=48, metavar="PX",
-                       help="smallest face to find, in pixels of the input (default 48)")
+    group.add_argument("--min-face", type=positive_int, default=DEFAULT_MIN_FACE, metavar="PX",
+                       help=f"smallest face to find, in pixels of the input (default {DEFAULT_MIN_FACE})")
     group.add_argument("--scale-factor", type=float, default=1.1, metavar="F",
                        help="step between searched face sizes, > 1; larger is faster, finds fewer (default 1.1)")
     group.add_argument("--min-neighbors", type=int, default=5, metavar="N",
@@ -51,8 +52,8 @@ def add_stream_options(parser):
     group.add_argument("--detect-every", type=positive_int, default=VIDEO_DETECT_EVERY, metavar="N",
                        help="detect faces every N-th frame, follow the boxes in between "
                             f"(default {VIDEO_DETECT_EVERY}; 1 = every frame)")
-    group.add_argument("--smoothing", type=non_negative_float, default=0.3, metavar="SECONDS",
-                       help="half-life of the moving average of each face's probabilities (default 0.3)")
+    group.add_argument("--smoothing", type=non_negative_float, default=DEFAULT_HALF_LIFE_S, metavar="SECONDS",
+                       help=f"half-life of the moving average of each face's probabilities (default {DEFAULT_HALF_LIFE_S})")
     group.add_argument("--no-smoothing", dest="smoothing", action="store_const", const=0.0,
                        help="label every frame on its own (same as --smoothing 0)")
 

@@ -9,6 +9,25 @@ import numpy as np
 
 INPUT_SIZE = 48
 INPUT_SHAPE = (1, INPUT_SIZE, INPUT_SIZE)   # (C, H, W) of one model input
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def read_image(path, color=True):
+    """An image file -> uint8 BGR (H, W, 3) if color, else as stored (gray stays (H, W)).
+
+    ValueError (one line) if the file is empty or not a decodable image. np.fromfile +
+    imdecode rather than cv2.imread: it also opens non-ASCII paths on Windows.
+    """
+    encoded = np.fromfile(path, dtype=np.uint8)
+    if encoded.size == 0:
+        raise ValueError(f"{path}: empty file")
+    try:
+        image = cv2.imdecode(encoded, cv2.IMREAD_COLOR if color else cv2.IMREAD_ANYCOLOR)
+    except cv2.error:
+        image = None
+    if image is None:
+        raise ValueError(f"{path}: not a readable image (corrupt or truncated)")
+    return image
 
 
 def to_gray(image):

@@ -9,7 +9,6 @@ and confusion matrix on the validation split, measured here, now, on those bytes
 """
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 from data_tools.fer2013 import load_split
@@ -72,13 +71,16 @@ def main(argv=None):
         raise AppError(f"{run_dir}: no best.npz and history.json: not a finished epoch of fer_app.train")
     history = json.loads(history_path.read_text())
 
-    model = load_model(best)
+    # One read of best.npz: the bytes shipped are the bytes evaluated, even while the run
+    # goes on and may replace best.npz.
+    model_bytes = best.read_bytes()
+    with atomic_write(SHIPPED_MODEL) as f:
+        f.write(model_bytes)
+    model = load_model(SHIPPED_MODEL)
     images, labels = load_split(args.data, args.split)
     loss, _, matrix = evaluate_split(model, images, labels, progress=True)
     report = classification_report(matrix) | {"loss": loss, "split": args.split, "images": len(labels)}
     epochs = history["history"]
-    with atomic_write(SHIPPED_MODEL) as f, open(best, "rb") as source:
-        shutil.copyfileobj(source, f)
     record = {
         "sha256": sha256_of(SHIPPED_MODEL),
         "arch": history["options"]["arch"],
@@ -89,7 +91,7 @@ def main(argv=None):
             "options": history["options"],
             "epochs_planned": history["options"]["epochs"],
             "epochs_completed": len(epochs),
-            "best_epoch": history["best_epoch"],
+            "best_epoch": model.meta.get("epoch", history["best_epoch"]),
             "train_hours": round(sum(e["train_seconds"] for e in epochs) / 3600, 2),
             "history": epochs,
         },
@@ -99,7 +101,8 @@ def main(argv=None):
     with atomic_write(SHIPPED_RECORD, "w") as f:
         json.dump(record, f, indent=1)
     print(format_report(report))
-    print(f"shipped {SHIPPED_MODEL} (epoch {history['best_epoch']} of {len(epochs)} trained) and {SHIPPED_RECORD}")
+    print(f"shipped {SHIPPED_MODEL} (epoch {record['training']['best_epoch']} of {len(epochs)} trained) "
+          f"and {SHIPPED_RECORD}")
     return 0
 
 

@@ -12,7 +12,7 @@ would leave a gap in its timeline.
 """
 from fer_app.follow import follow_box
 from fer_app.preprocess import to_gray
-from fer_app.tracking import FaceTracker, iou
+from fer_app.tracking import DEFAULT_HALF_LIFE_S, FaceTracker, iou
 
 
 class FaceStream:
@@ -24,7 +24,7 @@ class FaceStream:
     bridge_misses how many detections in a row may miss a face before it is dropped
     """
 
-    def __init__(self, recognizer, detect_every=1, half_life_s=0.3, bridge_misses=1):
+    def __init__(self, recognizer, detect_every=1, half_life_s=DEFAULT_HALF_LIFE_S, bridge_misses=1):
         if detect_every < 1:
             raise ValueError(f"detect_every must be 1 or more, got {detect_every}")
         self.recognizer = recognizer

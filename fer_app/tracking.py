@@ -16,6 +16,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 
+# Smoothing half-life: long enough to stop flicker, short enough to follow a real change.
+DEFAULT_HALF_LIFE_S = 0.3
+
+
 def iou(box_a, box_b):
     """Intersection over union of two boxes (x, y, w, h): 0 (apart) .. 1 (identical)."""
     ax, ay, aw, ah = box_a
@@ -43,7 +47,7 @@ class FaceTracker:
     forget_after_s  a track unseen for longer than this ends; its id is not reused
     """
 
-    def __init__(self, half_life_s=0.3, min_iou=0.3, forget_after_s=1.0):
+    def __init__(self, half_life_s=DEFAULT_HALF_LIFE_S, min_iou=0.3, forget_after_s=1.0):
         if half_life_s < 0:
             raise ValueError(f"half_life_s must be >= 0, got {half_life_s}")
         self.half_life_s = half_life_s

@@ -1,7 +1,7 @@
 """Train a network on FER2013 with minicnn.
 
     python -m fer_app.train --data ../shared/fer2013 --epochs 30 --out runs/report
-    python -m fer_app.train --out runs/report --resume        # continue an interrupted run
+    python -m fer_app.train --out runs/report --resume        # continue an interrupted run (same data)
     python -m fer_app.train --arch report --summary           # print the architecture
 
 Each epoch writes to --out, atomically: last.npz (checkpoint), best.npz (the model with
@@ -10,7 +10,6 @@ or --max-steps / --time-limit) stops after the current batch with a checkpoint;
 --resume then continues exactly: same weights as a run that was never interrupted.
 """
 import argparse
-import json
 import math
 import signal
 import subprocess
@@ -24,23 +23,32 @@ from tqdm import tqdm
 from data_tools.augment import Augmenter
 from data_tools.fer2013 import load_split
 from fer_app import plots
-from fer_app.checkpoint import load_checkpoint, save_checkpoint
+from fer_app.checkpoint import load_checkpoint, read_train_state, save_checkpoint
 from fer_app.cli import AppError, run
 from fer_app.evaluate import evaluate_split
 from fer_app.labels import EMOTIONS
 from fer_app.metrics import classification_report
+from fer_app.options import non_negative_float, positive_int
 from fer_app.preprocess import INPUT_SHAPE, PREPROCESSING, normalize
 from minicnn import SGD, Adam, SoftmaxCrossEntropy
-from minicnn.io import atomic_write
+from minicnn.io import write_json
 from minicnn.models import ARCHITECTURES
 from minicnn.schedules import SCHEDULES, learning_rate
 
 # Options that define the run: saved in the checkpoint and taken from it on --resume.
 RUN_OPTIONS = ("arch", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
-               "schedule", "warmup_epochs", "seed", "augment", "dropout", "train_split", "val_split", "limit")
+               "schedule", "warmup_epochs", "step_epochs", "seed", "augment", "dropout", "train_split", "val_split",
+               "limit")
 
 
-def parse_args(argv):
+def dropout_rate(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def make_parser():
     parser = argparse.ArgumentParser(prog="python -m fer_app.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="FER2013 as image folders, fer2013.csv or an imported cache .npz")
@@ -48,27 +56,51 @@ def parse_args(argv):
     parser.add_argument("--val-split", default="validation")
     parser.add_argument("--arch", default="report", choices=sorted(ARCHITECTURES))
     parser.add_argument("--summary", action="store_true", help="print the architecture table and exit")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=positive_int, default=30)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: sgd 0.01, adam 0.001)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     parser.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--schedule", choices=SCHEDULES, default="cosine")
-    parser.add_argument("--warmup-epochs", type=float, default=1.0)
-    parser.add_argument("--dropout", type=float, default=0.4)
+    parser.add_argument("--warmup-epochs", type=non_negative_float, default=1.0)
+    parser.add_argument("--step-epochs", type=non_negative_float, default=10.0,
+                        help="with --schedule step: divide the rate by 10 every this many epochs")
+    parser.add_argument("--dropout", type=dropout_rate, default=0.4)
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                         help="random flips, shifts, rotations and zoom (default on)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="train on a random subset of this many images")
+    parser.add_argument("--limit", type=positive_int, default=None, help="train on a random subset of this many images")
     parser.add_argument("--out", default="runs/train", help="output folder")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
-    parser.add_argument("--max-steps", type=int, default=None,
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from OUT/last.npz, with the run options and data saved there")
+    parser.add_argument("--max-steps", type=positive_int, default=None,
                         help="stop with a checkpoint after this many optimizer steps in all")
     parser.add_argument("--time-limit", type=float, default=None,
                         help="stop with a checkpoint after this many minutes of this invocation")
+    return parser
+
+
+def parse_args(argv):
+    """The options, with --resume's run options taken from the checkpoint (one given anew must agree)."""
+    parser = make_parser()
     args = parser.parse_args(argv)
+    args.saved_state = None
+    if args.resume:
+        checkpoint_path = Path(args.out) / "last.npz"
+        if not checkpoint_path.exists():
+            raise AppError(f"--resume: no checkpoint at {checkpoint_path}")
+        saved = read_train_state(checkpoint_path)
+        for option in RUN_OPTIONS:
+            value = saved["options"].get(option, parser.get_default(option))
+            given = getattr(args, option)
+            if given != parser.get_default(option) and given != value:
+                raise AppError(f"--resume continues the saved run, whose --{option.replace('_', '-')} is {value}, "
+                               f"not {given}: start a new run (another --out) to change it")
+            setattr(args, option, value)
+        args.data = args.data or saved.get("data")
+        args.saved_state = saved
     if args.lr is None:
         args.lr = 0.01 if args.optimizer == "sgd" else 0.001
     return args
@@ -113,22 +145,10 @@ class StopRequest:
             signal.signal(signum, handler)
 
 
-def write_json(path, obj):
-    with atomic_write(path, "w") as f:
-        json.dump(obj, f, indent=1)
-
-
 def main(argv=None):
     args = parse_args(argv)
     out = Path(args.out)
     checkpoint_path = out / "last.npz"
-    saved = None
-    if args.resume:
-        if not checkpoint_path.exists():
-            raise AppError(f"--resume: no checkpoint at {checkpoint_path}")
-        saved = json.loads(str(np.load(checkpoint_path, allow_pickle=False)["train_state"]))
-        for option in RUN_OPTIONS:
-            setattr(args, option, saved["options"][option])
     model = ARCHITECTURES[args.arch](seed=args.seed, dropout=args.dropout)
     if args.summary:
         model.summary(INPUT_SHAPE)
@@ -147,17 +167,22 @@ def main(argv=None):
     steps_per_epoch = math.ceil(num_train / args.batch_size)
     total_steps = args.epochs * steps_per_epoch
     warmup_steps = int(args.warmup_epochs * steps_per_epoch)
+    step_every = max(1, int(args.step_epochs * steps_per_epoch))
 
     optimizer = make_optimizer(args)
     generators = {"shuffle": np.random.default_rng([args.seed, 1]), "augment": np.random.default_rng([args.seed, 2])}
     augment = Augmenter(generators["augment"]) if args.augment else None
-    state = {"options": {o: getattr(args, o) for o in RUN_OPTIONS}, "epoch": 0, "batch": 0,
+    state = {"options": {o: getattr(args, o) for o in RUN_OPTIONS}, "data": str(args.data),
+             "num_train": num_train, "epoch": 0, "batch": 0,
              "running": {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0},
              "history": [], "best_val_acc": -1.0,
              "command": ["python", "-m", "fer_app.train", *(sys.argv[1:] if argv is None else argv)],
              "code": []}
     epoch_order = None
-    if saved is not None:
+    if args.saved_state is not None:
+        if args.saved_state.get("num_train", num_train) != num_train:
+            raise AppError(f"--resume: the run trained on {args.saved_state['num_train']} images, "
+                           f"{args.data} holds {num_train}: resume with the run's own data")
         state, epoch_order = load_checkpoint(checkpoint_path, model, optimizer, generators)
         print(f"resumed from {checkpoint_path}: epoch {state['epoch'] + 1}, batch {state['batch']}")
     # A run may be resumed by newer code: record which code ran from where.
@@ -179,7 +204,8 @@ def main(argv=None):
             for batch in bar:
                 batch_start = time.perf_counter()
                 step = epoch * steps_per_epoch + batch
-                optimizer.lr = learning_rate(args.schedule, args.lr, step, total_steps, warmup_steps)
+                optimizer.lr = learning_rate(args.schedule, args.lr, step, total_steps, warmup_steps,
+                                             step_every=step_every)
                 index = epoch_order[batch * args.batch_size:(batch + 1) * args.batch_size]
                 x, y = normalize(train_images[index]), train_labels[index]
                 if augment is not None:
@@ -225,6 +251,7 @@ def main(argv=None):
             if improved:
                 state["best_val_acc"] = val_acc
                 state["best_epoch"] = epoch + 1
+                model.meta["epoch"] = epoch + 1
                 model.save(out / "best.npz")
                 write_json(out / "best_report.json", classification_report(matrix))
             save_checkpoint(checkpoint_path, model, optimizer, state, generators, epoch_order)
@@ -238,7 +265,7 @@ def main(argv=None):
             if stop.reason is not None:
                 print(f"stopped ({stop.reason}) after epoch {epoch + 1}: continue with --resume")
                 return 0
-    print(f"done: best validation accuracy {state['best_val_acc']:.4f} at epoch {state.get('best_epoch')}; "
+    print(f"done: best validation accuracy {state['best_val_acc']:.4f} at epoch {state['best_epoch']}; "
           f"model {out / 'best.npz'}")
     return 0
 

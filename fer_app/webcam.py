@@ -32,7 +32,9 @@ def parse_args(argv):
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
     source.add_argument("--source", metavar="FILE", help="a video file instead of a camera")
-    parser.add_argument("--record", metavar="OUT.mp4", help="also write the annotated frames to this video")
+    parser.add_argument("--record", metavar="OUT.mp4",
+                        help="also write the annotated frames to this video, at the source's frame rate (a camera "
+                             "delivering faster than the loop runs gives a recording that plays fast)")
     parser.add_argument("--no-window", action="store_true", help="show nothing (machines without a screen)")
     options.add_model_option(parser)
     options.add_detector_options(parser, detect_width=options.VIDEO_DETECT_WIDTH)

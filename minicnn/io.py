@@ -1,4 +1,5 @@
 """Atomic file writing: a reader never sees a half-written file."""
+import json
 import os
 import tempfile
 from contextlib import contextmanager
@@ -31,3 +32,9 @@ def atomic_write(path, mode="wb"):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path, obj):
+    """obj as indented JSON at path, atomically."""
+    with atomic_write(path, "w") as f:
+        json.dump(obj, f, indent=1)

@@ -121,7 +121,7 @@ def bad_inputs(tmp_path, tiny_model_path):
     return {
         "missing image": ([tmp_path / "absent.jpg"], "no such file or folder"),
         "unreadable image": ([text_file], "not a readable image"),
-        "empty image file": ([empty_file], "not a readable image"),
+        "empty image file": ([empty_file], "empty file"),
         "folder without images": ([empty_folder], "no images in this folder"),
         "model for other classes": ([photo, "--model", wrong_model], "classes"),
         "truncated model file": ([photo, "--model", broken_model], "broken.npz"),
@@ -156,6 +156,19 @@ def test_a_failure_midway_removes_what_the_run_wrote(tmp_path, face_photo, tiny_
     assert "portrait.jpg: 1 face" in stdout   # the first image was done...
     assert_one_line_error(code, err, "z_broken.jpg")
     assert not any(out.iterdir())             # ...and removed with the rest of the run's output
+
+
+def test_a_failed_rerun_leaves_the_previous_complete_output(tmp_path, face_photo, tiny_model_path, capfd):
+    out = tmp_path / "out"
+    code, _, _ = run_main(image.main, [face_photo, "--out", out, "--model", tiny_model_path], capfd)
+    assert code == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert set(before) == {"portrait.annotated.jpg", image.RECORDS_FILE}
+    unreadable = face_photo.parent / "z_broken.jpg"
+    unreadable.write_bytes(face_photo.read_bytes()[:100])
+    code, _, err = run_main(image.main, [face_photo.parent, "--out", out, "--model", tiny_model_path], capfd)
+    assert_one_line_error(code, err, "z_broken.jpg")
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
 
 
 # --- the demo ----------------------------------------------------------------------------------

@@ -6,31 +6,7 @@ from minicnn import Conv2D, Dense, SoftmaxCrossEntropy
 from minicnn.models import report_cnn
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install -e '.[torch]')")
-
-
-def torch_twin(model):
-    """The same network in PyTorch, carrying a copy of the minicnn weights."""
-    nn = torch.nn
-    modules = []
-    for layer in model.layers:
-        name = type(layer).__name__
-        if name == "Conv2D":
-            conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.pad)
-            conv.weight.data = torch.from_numpy(layer.params["W"].copy())
-            conv.bias.data = torch.from_numpy(layer.params["b"].copy())
-            modules.append(conv)
-        elif name == "Dense":
-            linear = nn.Linear(layer.in_features, layer.out_features)
-            linear.weight.data = torch.from_numpy(layer.params["W"].T.copy())   # torch keeps (out, in)
-            linear.bias.data = torch.from_numpy(layer.params["b"].copy())
-            modules.append(linear)
-        elif name == "MaxPool2D":
-            modules.append(nn.MaxPool2d(layer.pool_size, layer.stride))
-        elif name == "Dropout":
-            modules.append(nn.Dropout(layer.rate))
-        else:
-            modules.append({"ReLU": nn.ReLU, "Flatten": nn.Flatten}[name]())
-    return nn.Sequential(*modules).eval()
+from benchmarks.torch_twin import torch_twin  # noqa: E402  (needs torch)
 
 
 def test_report_network_matches_pytorch(backend):
@@ -46,7 +22,7 @@ def test_report_network_matches_pytorch(backend):
     loss, dlogits = SoftmaxCrossEntropy()(logits, labels)
     dx = model.backward(dlogits)
 
-    twin = torch_twin(model)
+    twin = torch_twin(model).eval()
     x_torch = torch.from_numpy(x).requires_grad_(True)
     logits_torch = twin(x_torch)
     loss_torch = torch.nn.functional.cross_entropy(logits_torch, torch.from_numpy(labels))

@@ -1,6 +1,5 @@
 """The training and evaluation commands: learning on real faces, exact resume, honest figures."""
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -66,7 +65,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(synthetic_cache, 
 
 def test_ctrl_c_saves_a_checkpoint_and_resume_continues(synthetic_cache, tmp_path):
     out = tmp_path / "run"
-    args = ["--data", synthetic_cache, "--arch", "small", "--epochs", 500, "--batch-size", 16, "--out", out]
+    args = ["--data", synthetic_cache, "--arch", "small", "--epochs", 40, "--batch-size", 16, "--out", out]
     process = subprocess.Popen([sys.executable, "-m", "fer_app.train", *map(str, args)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = ""
@@ -79,7 +78,33 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(synthetic_cache, tmp_pat
     assert process.returncode == 0, stderr
     assert "stopped (SIGINT)" in stdout and "--resume" in stdout
     state = json.loads(str(read_npz(out / "last.npz")["train_state"]))
-    assert state["epoch"] * 6 + state["batch"] >= 1
+    assert 1 <= state["epoch"] * 6 + state["batch"] < 40 * 6   # stopped part-way
+    resumed = run_module("fer_app.train", "--out", out, "--resume")   # data and options from the checkpoint
+    assert resumed.returncode == 0, resumed.stderr
+    history = json.loads((out / "history.json").read_text())["history"]
+    assert [epoch["epoch"] for epoch in history] == list(range(1, 41))
+
+
+def test_resume_refuses_other_options_and_other_data(synthetic_cache, tmp_path):
+    first = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "run", "--max-steps", 3))
+    assert first.returncode == 0, first.stderr
+    changed = run_module("fer_app.train", "--out", tmp_path / "run", "--resume", "--epochs", 5)
+    assert changed.returncode == 2
+    assert "--epochs is 2, not 5" in changed.stderr and len(changed.stderr.strip().splitlines()) == 1
+    rng = np.random.default_rng(1)
+    other = tmp_path / "other.npz"
+    save_cache(other, {"train": (rng.integers(0, 255, (50, 48, 48)).astype(np.uint8), rng.integers(0, 7, 50)),
+                       "validation": (rng.integers(0, 255, (10, 48, 48)).astype(np.uint8), rng.integers(0, 7, 10))})
+    wrong_data = run_module("fer_app.train", "--out", tmp_path / "run", "--resume", "--data", other)
+    assert wrong_data.returncode == 2 and "trained on 96 images" in wrong_data.stderr
+
+
+def test_step_schedule_trains(synthetic_cache, tmp_path):
+    result = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "step", "--schedule", "step",
+                                                     "--warmup-epochs", 0, "--step-epochs", 1))
+    assert result.returncode == 0, result.stderr
+    history = json.loads((tmp_path / "step" / "history.json").read_text())["history"]
+    assert [epoch["lr"] for epoch in history] == pytest.approx([0.01, 0.001])
 
 
 def test_nan_loss_stops_with_a_clear_message(synthetic_cache, tmp_path):
@@ -91,10 +116,22 @@ def test_nan_loss_stops_with_a_clear_message(synthetic_cache, tmp_path):
 
 
 def test_training_needs_data_and_a_checkpoint_to_resume(tmp_path):
-    for args in (["--arch", "small"], ["--resume", "--out", tmp_path]):
+    from minicnn.models import small_cnn
+    small_cnn().save(tmp_path / "model" / "last.npz")   # a model file, not a checkpoint
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "last.npz").write_bytes(b"junk")
+    for args in (["--arch", "small"], ["--resume", "--out", tmp_path],
+                 ["--resume", "--out", tmp_path / "model"], ["--resume", "--out", tmp_path / "junk"]):
         result = run_module("fer_app.train", *args)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("option, value", [("--batch-size", 0), ("--dropout", 1), ("--epochs", -1)])
+def test_bad_training_options_are_usage_errors(option, value):
+    result = run_module("fer_app.train", "--data", "x.npz", option, value)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"argument {option}" in result.stderr
 
 
 def test_classification_report_against_a_hand_computed_matrix():

@@ -90,7 +90,7 @@ class Conv2D(Layer):
         (kh, kw), stride, pad = self.kernel_size, self.stride, self.pad
         w_rows = self.params["W"].reshape(f, -1)
         out = np.empty((n, f, oh, ow), dtype=np.result_type(x, w_rows))
-        step = min(self._chunk_size(x), n)
+        step = max(1, min(self._chunk_size(x), n))
         cols_buffer = self._scratch_buffer("cols", (step, w_rows.shape[1], oh * ow), x.dtype)
         for start in range(0, n, step):
             stop = min(start + step, n)
@@ -107,7 +107,7 @@ class Conv2D(Layer):
         w_rows = self.params["W"].reshape(f, -1)
         dw_rows = np.zeros_like(w_rows)
         dx = np.empty(x.shape, dtype=np.result_type(dout, w_rows))
-        step = min(self._chunk_size(x), n)
+        step = max(1, min(self._chunk_size(x), n))
         cols_shape = (step, w_rows.shape[1], dout.shape[2] * dout.shape[3])
         cols_buffer = self._scratch_buffer("cols", cols_shape, x.dtype)
         dcols_buffer = self._scratch_buffer("dcols", cols_shape, dx.dtype)
