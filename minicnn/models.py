@@ -5,7 +5,7 @@ from minicnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU
 from minicnn.model import Sequential
 
 
-def report_cnn(num_classes=7, dropout=0.4, seed=0, dtype=np.float32):
+def report_cnn(num_classes=7, dropout=0.4, seed=0, dtype=np.float32, conv_algorithm="auto"):
     """The 2024 report's network, channels first, 1,375,175 parameters for 7 classes.
 
     (1, 48, 48) -> Conv 64 5x5 -> (64, 44, 44) -> Conv 64 5x5 -> (64, 40, 40) -> MaxPool 2
@@ -16,15 +16,17 @@ def report_cnn(num_classes=7, dropout=0.4, seed=0, dtype=np.float32):
     Weights: Glorot uniform, Keras' default and so the report's, with which the untrained
     network starts at a loss of ln(7), the loss of a uniform guess; one generator seeded
     with `seed` draws all weights and then the dropout masks.
+    conv_algorithm: how every Conv2D computes (see Conv2D; the same function either way).
     """
     rng = np.random.default_rng(seed)
+    conv = dict(rng=rng, dtype=dtype, algorithm=conv_algorithm)
     layers = [
-        Conv2D(1, 64, 5, rng=rng, dtype=dtype), ReLU(),
-        Conv2D(64, 64, 5, rng=rng, dtype=dtype), ReLU(),
+        Conv2D(1, 64, 5, **conv), ReLU(),
+        Conv2D(64, 64, 5, **conv), ReLU(),
         MaxPool2D(2),
         Dropout(dropout, rng=rng),
-        Conv2D(64, 128, 3, rng=rng, dtype=dtype), ReLU(),
-        Conv2D(128, 128, 3, rng=rng, dtype=dtype), ReLU(),
+        Conv2D(64, 128, 3, **conv), ReLU(),
+        Conv2D(128, 128, 3, **conv), ReLU(),
         MaxPool2D(2),
         Dropout(dropout, rng=rng),
         Flatten(),

@@ -12,6 +12,8 @@ CONV_CASES = [
     (1, 2, 6, 7, 2, (2, 3), 2, 1),
     (2, 3, 5, 6, 2, 3, 1, "valid"),
 ]
+# The cases Winograd can compute (stride 1, square kernel).
+WINOGRAD_CASES = [case for case in CONV_CASES if case[6] == 1 and isinstance(case[5], int)]
 
 # (N, C, H, W, pool, stride): side-by-side, overlapping, leftover rows.
 POOL_CASES = [

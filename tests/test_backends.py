@@ -8,11 +8,14 @@ import pytest
 
 import minicnn
 from minicnn import Conv2D, MaxPool2D, kernels
-from tests.helpers import CONV_CASES, POOL_CASES, distinct_values
+from tests.helpers import CONV_CASES, POOL_CASES, WINOGRAD_CASES, distinct_values
 
 needs_numba = pytest.mark.skipif(not minicnn.numba_available(), reason="numba is not installed")
 
 TOLERANCES = {np.float64: 1e-10, np.float32: 1e-5}
+# Winograd's float32 transforms round more (their matrices have entries up to 8), and the
+# two backends sum in different orders: compare relative to the largest value instead.
+WINOGRAD_TOLERANCES = {np.float64: 1e-10, np.float32: 3e-5}
 
 
 def run_with_backend(name, fn):
@@ -24,12 +27,16 @@ def run_with_backend(name, fn):
         minicnn.set_backend(previous)
 
 
-def assert_backends_agree(fn, dtype):
+def assert_backends_agree(fn, dtype, relative_to_max=False):
     reference = run_with_backend("numpy", fn)
     compiled = run_with_backend("numba", fn)
     for ref, fast in zip(reference, compiled):
         assert fast.dtype == ref.dtype == dtype
-        np.testing.assert_allclose(fast, ref, rtol=TOLERANCES[dtype], atol=TOLERANCES[dtype])
+        if relative_to_max:
+            tolerance = WINOGRAD_TOLERANCES[dtype] * max(1.0, float(np.abs(ref).max()))
+            np.testing.assert_allclose(fast, ref, rtol=0, atol=tolerance)
+        else:
+            np.testing.assert_allclose(fast, ref, rtol=TOLERANCES[dtype], atol=TOLERANCES[dtype])
 
 
 def conv_padding(padding, kernel):
@@ -71,11 +78,35 @@ def test_maxpool_kernels_agree(case, dtype):
 
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", WINOGRAD_CASES, ids=str)
+def test_winograd_kernels_agree(case, dtype):
+    n, c, h, w, f, kernel, _, padding = case
+    pad = conv_padding(padding, kernel)
+    rng = np.random.default_rng(5)
+    x, weights = rng.standard_normal((n, c, h, w)).astype(dtype), rng.standard_normal((f, c, kernel, kernel))
+    dy = rng.standard_normal((n, f, h + 2 * pad - kernel + 1, w + 2 * pad - kernel + 1)).astype(dtype)
+    bias = rng.standard_normal(f).astype(dtype)
+    for m in range(2, 9 - kernel):
+        def run():
+            v = kernels.winograd_input_transform(x, m, kernel, pad)
+            products = np.matmul(kernels.winograd_filter_transform(weights.astype(dtype), m), v)
+            dm = kernels.winograd_output_transform_adjoint(dy, m, kernel)
+            return (v, kernels.winograd_output_transform(products, m, kernel, bias, dy.shape), dm,
+                    kernels.winograd_input_transform_adjoint(v, x.shape, m, kernel, pad))
+
+        assert_backends_agree(run, dtype, relative_to_max=True)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv_layer_forward_backward_agree(case, dtype):
+def test_conv_layer_forward_backward_agree(case, algorithm, dtype):
     n, c, h, w, f, kernel, stride, padding = case
+    if algorithm == "winograd" and case not in WINOGRAD_CASES:
+        pytest.skip("Winograd needs stride 1 and a square kernel")
     rng = np.random.default_rng(3)
-    layer = Conv2D(c, f, kernel, stride=stride, padding=padding, rng=rng, dtype=dtype)
+    layer = Conv2D(c, f, kernel, stride=stride, padding=padding, rng=rng, dtype=dtype, algorithm=algorithm)
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
 
     def run():
@@ -83,7 +114,7 @@ def test_conv_layer_forward_backward_agree(case, dtype):
         dx = layer.backward(np.ones_like(out) + out)
         return out, dx, layer.grads["W"].copy(), layer.grads["b"].copy()
 
-    assert_backends_agree(run, dtype)
+    assert_backends_agree(run, dtype, relative_to_max=algorithm == "winograd")
 
 
 @needs_numba

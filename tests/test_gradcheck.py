@@ -4,7 +4,7 @@ import pytest
 
 from minicnn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 from minicnn.gradcheck import layer_gradient_errors, loss_gradient_error, network_gradient_errors, rel_error
-from tests.helpers import CONV_CASES, POOL_CASES, distinct_values, off_zero
+from tests.helpers import CONV_CASES, POOL_CASES, WINOGRAD_CASES, distinct_values, off_zero
 
 LAYER_TOLERANCE = 1e-7
 NETWORK_TOLERANCE = 1e-4
@@ -17,9 +17,18 @@ def assert_all_below(errors, tolerance):
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
 def test_conv2d_gradients(case, backend):
+    check_conv2d_gradients(case, "im2col")
+
+
+@pytest.mark.parametrize("case", WINOGRAD_CASES, ids=str)
+def test_winograd_conv2d_gradients(case, backend):
+    check_conv2d_gradients(case, "winograd")
+
+
+def check_conv2d_gradients(case, algorithm):
     n, c, h, w, f, kernel, stride, padding = case
     rng = np.random.default_rng(CONV_CASES.index(case))
-    layer = Conv2D(c, f, kernel, stride=stride, padding=padding, rng=rng, dtype=np.float64)
+    layer = Conv2D(c, f, kernel, stride=stride, padding=padding, rng=rng, dtype=np.float64, algorithm=algorithm)
     layer.params["b"][...] = rng.standard_normal(f)   # non-zero bias, so its gradient is tested too
     errors = layer_gradient_errors(layer, rng.standard_normal((n, c, h, w)))
     assert set(errors) == {"x", "W", "b"}

@@ -73,7 +73,8 @@ def test_save_and_load_round_trip(tmp_path):
     with np.load(path, allow_pickle=False) as data:
         assert json.loads(str(data["config"]))["layers"][0] == {
             "type": "Conv2D", "config": {"in_channels": 1, "out_channels": 64, "kernel_size": [5, 5], "stride": 1,
-                                         "padding": 0, "init": "glorot_uniform"}}
+                                         "padding": 0, "init": "glorot_uniform",
+                                             "algorithm": "auto"}}
     assert not list(tmp_path.glob("*.tmp")), "the temporary file was left behind"
 
 

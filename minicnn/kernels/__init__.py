@@ -5,6 +5,9 @@
                                                    the adjoint: sums columns back into (N, C, H, W)
     maxpool_forward(x, ph, pw, stride)             -> out (N, C, OH, OW), argmax (N, C, OH, OW)
     maxpool_backward(dout, argmax, x_shape, ph, pw, stride) -> dx (N, C, H, W)
+    winograd_*                                     the transforms of a Winograd F(m, r)
+                                                   convolution and their adjoints
+                                                   (shapes in winograd_numpy)
 
 `*_numpy.py` are the readable references; `*_numba.py` compile the same loops with
 numba. `out`, where a kernel takes it, is an array of the result's shape to write into:
@@ -21,6 +24,8 @@ _MODULES = {
     ("im2col", "numba"): "minicnn.kernels.im2col_numba",
     ("pool", "numpy"): "minicnn.kernels.pool_numpy",
     ("pool", "numba"): "minicnn.kernels.pool_numba",
+    ("winograd", "numpy"): "minicnn.kernels.winograd_numpy",
+    ("winograd", "numba"): "minicnn.kernels.winograd_numba",
 }
 
 
@@ -42,6 +47,30 @@ def maxpool_forward(x, ph, pw, stride):
 
 def maxpool_backward(dout, argmax, x_shape, ph, pw, stride):
     return _module("pool").maxpool_backward(dout, argmax, x_shape, ph, pw, stride)
+
+
+def winograd_filter_transform(weights, m):
+    return _module("winograd").filter_transform(weights, m)
+
+
+def winograd_filter_transform_adjoint(du, m, r):
+    return _module("winograd").filter_transform_adjoint(du, m, r)
+
+
+def winograd_input_transform(x, m, r, pad, out=None):
+    return _module("winograd").input_transform(x, m, r, pad, out)
+
+
+def winograd_input_transform_adjoint(dv, x_shape, m, r, pad, out=None):
+    return _module("winograd").input_transform_adjoint(dv, x_shape, m, r, pad, out)
+
+
+def winograd_output_transform(mt, m, r, bias, out_shape, out=None):
+    return _module("winograd").output_transform(mt, m, r, bias, out_shape, out)
+
+
+def winograd_output_transform_adjoint(dy, m, r, out=None):
+    return _module("winograd").output_transform_adjoint(dy, m, r, out)
 
 
 def check_out(out, shape, dtype):

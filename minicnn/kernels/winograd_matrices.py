@@ -1,0 +1,74 @@
+"""The three small matrices of Winograd's minimal filtering F(m, r), built by Toom-Cook.
+
+F(m, r) computes m outputs of a 1-D correlation with an r-tap filter g from a tile d of
+a = m + r - 1 inputs, o[i] = sum_k d[i + k] g[k], with a multiplications instead of m*r:
+
+    o = AT @ ((G @ g) * (BT @ d))         AT: (m, a)   G: (a, r)   BT: (a, a)
+
+and in 2-D, on an a x a tile, with one a x a elementwise product per tile:
+
+    O = AT @ ((G @ g @ G.T) * (BT @ D @ BT.T)) @ AT.T
+
+Where the matrices come from. Pick a - 1 distinct real points p and the point at
+infinity. Let E_n be the (a, n) matrix whose row for p is [1, p, ..., p^(n-1)] (the
+values of a degree-(n-1) polynomial at p, given its coefficients) and whose row for
+infinity is [0, ..., 0, 1] (its leading coefficient). Multiplying two polynomials is
+multiplying their values point by point, so the linear convolution y = g * h of an
+r-vector and an m-vector is  y = inv(E_a) @ ((E_r @ g) * (E_m @ h)).  A correlation
+is the transpose of a convolution: for any h,  sum_i h[i] o[i] = sum_t d[t] y[t]
+(both sum d[i + k] g[k] h[i] over i and k). Substituting y and reading off the
+coefficient of h gives  o = E_m.T @ ((E_r @ g) * (inv(E_a).T @ d)),  that is
+
+    AT = E_m.T,    G = E_r,    BT = inv(E_a).T.
+
+The choice of points only changes rounding: small, symmetric points (0, +-1, +-1/2,
++-2) keep the entries of the matrices near 1. Errors grow with a, so tiles stay at
+a <= 8 (tests measure the float32 error against a float64 direct convolution).
+"""
+from functools import lru_cache
+
+import numpy as np
+
+# Taken in this order, so that small tiles use the best-conditioned points.
+POINTS = (0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0)
+MAX_TILE = len(POINTS) + 1
+
+
+def _evaluation_matrix(points, n):
+    """(len(points) + 1, n): values at each point, then the leading coefficient (infinity)."""
+    rows = [[p ** k for k in range(n)] for p in points]
+    rows.append([0.0] * (n - 1) + [1.0])
+    return np.array(rows, dtype=np.float64)
+
+
+@lru_cache(maxsize=None)
+def winograd_matrices(m, r):
+    """(AT, G, BT) of F(m, r) in float64, read-only. AT: (m, a), G: (a, r), BT: (a, a)."""
+    a = m + r - 1
+    if m < 1 or r < 1 or a > MAX_TILE:
+        raise ValueError(f"F({m}, {r}) needs a tile of {a} > {MAX_TILE} inputs (or m, r < 1)")
+    points = POINTS[:a - 1]
+    at = _evaluation_matrix(points, m).T
+    g = _evaluation_matrix(points, r)
+    bt = np.linalg.inv(_evaluation_matrix(points, a)).T
+    for matrix in (at, g, bt):
+        matrix.setflags(write=False)
+    return at, g, bt
+
+
+def best_output_tile(out_h, out_w, r):
+    """The m of F(m, r) that minimises the work for an out_h x out_w output.
+
+    Transforms and matrix products both scale with (number of tiles) * a^2, the size of
+    the transformed data: larger tiles need fewer multiplications per output, but
+    tiles that overhang the output waste their overhang. Ties go to the smaller tile,
+    which rounds less.
+    """
+    def work(m):
+        a = m + r - 1
+        return -(-out_h // m) * -(-out_w // m) * a * a
+
+    candidates = range(2, MAX_TILE - r + 2)
+    if not candidates:
+        raise ValueError(f"no Winograd tile fits a {r}-tap filter (tiles stop at {MAX_TILE} inputs)")
+    return min(candidates, key=lambda m: (work(m), m))

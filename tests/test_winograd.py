@@ -1,0 +1,170 @@
+"""Winograd convolution: its matrices, its transforms and their adjoints, its rounding,
+and the Conv2D that uses it (gradients are in test_gradcheck, backends in test_backends)."""
+import numpy as np
+import pytest
+
+from minicnn import Conv2D, kernels
+from minicnn.kernels import im2col_numpy
+from minicnn.kernels.winograd_matrices import MAX_TILE, best_output_tile, winograd_matrices
+from minicnn.layers import conv
+from minicnn.losses import SoftmaxCrossEntropy
+from minicnn.models import report_cnn
+from minicnn.optim import SGD
+
+ALL_SIZES = [(m, r) for r in range(1, MAX_TILE) for m in range(1, MAX_TILE - r + 2)]
+
+# (N, C, H, W, F, r, pad, m): tiles that overhang the output, padding, every tile size.
+TRANSFORM_CASES = [
+    (2, 3, 9, 11, 4, 3, 1, 2),
+    (2, 3, 9, 11, 4, 3, 0, 4),
+    (1, 2, 12, 7, 3, 5, 2, 3),
+    (2, 4, 13, 13, 5, 5, 0, 4),
+    (1, 3, 8, 8, 2, 3, 1, 6),
+    (1, 2, 10, 9, 2, 7, 3, 2),
+    (2, 2, 6, 7, 3, 2, 0, 5),
+]
+
+
+def direct_conv(x, weights, bias, pad):
+    f, _, r, _ = weights.shape
+    n, _, h, w = x.shape
+    oh, ow = h + 2 * pad - r + 1, w + 2 * pad - r + 1
+    out = weights.reshape(f, -1) @ im2col_numpy.im2col(x, r, r, 1, pad)
+    return out.reshape(n, f, oh, ow) + bias.reshape(1, f, 1, 1)
+
+
+@pytest.mark.parametrize("m,r", ALL_SIZES)
+def test_one_dimensional_minimal_filtering_is_a_correlation(m, r):
+    at, g, bt = winograd_matrices(m, r)
+    rng = np.random.default_rng(m * 10 + r)
+    d, taps = rng.standard_normal(m + r - 1), rng.standard_normal(r)
+    np.testing.assert_allclose(at @ ((g @ taps) * (bt @ d)), np.correlate(d, taps, "valid"), atol=1e-12)
+
+
+def test_tiles_beyond_the_accurate_size_are_refused():
+    with pytest.raises(ValueError, match="tile"):
+        winograd_matrices(6, 5)
+
+
+@pytest.mark.parametrize("case", TRANSFORM_CASES, ids=str)
+def test_transforms_compute_the_convolution(case, backend):
+    n, c, h, w, f, r, pad, m = case
+    rng = np.random.default_rng(0)
+    x, weights, bias = rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c, r, r)), rng.standard_normal(f)
+    expected = direct_conv(x, weights, bias, pad)
+    u = kernels.winograd_filter_transform(weights, m)
+    v = kernels.winograd_input_transform(x, m, r, pad)
+    out = kernels.winograd_output_transform(np.matmul(u, v), m, r, bias, expected.shape)
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-10)
+
+
+def inner(a, b):
+    return float(np.vdot(a, b))
+
+
+@pytest.mark.parametrize("case", TRANSFORM_CASES, ids=str)
+def test_adjoints_are_transposes(case, backend):
+    """<T a, b> = <a, T' b> for random a and b: what makes backward the exact gradient."""
+    n, c, h, w, f, r, pad, m = case
+    rng = np.random.default_rng(1)
+    x, weights = rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c, r, r))
+    u = kernels.winograd_filter_transform(weights, m)
+    v = kernels.winograd_input_transform(x, m, r, pad)
+    out_shape = (n, f, h + 2 * pad - r + 1, w + 2 * pad - r + 1)
+    du, dv = rng.standard_normal(u.shape), rng.standard_normal(v.shape)
+    products, dy = rng.standard_normal((u.shape[0], f, v.shape[2])), rng.standard_normal(out_shape)
+    no_bias = np.zeros(f)
+    pairs = [
+        (inner(u, du), inner(weights, kernels.winograd_filter_transform_adjoint(du, m, r))),
+        (inner(v, dv), inner(x, kernels.winograd_input_transform_adjoint(dv, x.shape, m, r, pad))),
+        (inner(kernels.winograd_output_transform(products, m, r, no_bias, out_shape), dy),
+         inner(products, kernels.winograd_output_transform_adjoint(dy, m, r))),
+    ]
+    for forward, adjoint in pairs:
+        assert forward == pytest.approx(adjoint, rel=1e-10, abs=1e-10)
+
+
+def test_best_output_tile_minimises_the_transformed_size():
+    # The report's layers: 40x40 out of a 5x5 kernel, 18x18 and 16x16 out of 3x3 kernels.
+    assert [best_output_tile(s, s, r) for s, r in [(40, 5), (18, 3), (16, 3)]] == [4, 6, 4]
+    assert best_output_tile(3, 3, 3) == 3          # one tile covers it all
+
+
+@pytest.mark.parametrize("c,h,f,r", [(64, 44, 64, 5), (64, 20, 128, 3), (128, 18, 128, 3)], ids=str)
+def test_float32_rounding_stays_small_on_the_report_layers(c, h, f, r, backend):
+    """Larger tiles round more than im2col; measured ~3e-5 relative (5x5) against ~3e-6."""
+    rng = np.random.default_rng(2)
+    limit = np.sqrt(6 / ((c + f) * r * r))      # Glorot, as the network is initialised
+    x = np.abs(rng.standard_normal((2, c, h, h)))
+    weights, bias = rng.uniform(-limit, limit, (f, c, r, r)), np.zeros(f)
+    exact = direct_conv(x, weights, bias, 0)
+    layer = Conv2D(c, f, r, algorithm="winograd", dtype=np.float32)
+    layer.params["W"][...] = weights
+    winograd = layer.forward(x.astype(np.float32))
+    im2col = direct_conv(x.astype(np.float32), weights.astype(np.float32), bias.astype(np.float32), 0)
+    scale = np.abs(exact).mean()
+    winograd_error, im2col_error = np.abs(winograd - exact).max() / scale, np.abs(im2col - exact).max() / scale
+    assert winograd_error < 1e-4
+    assert winograd_error < 30 * im2col_error
+
+
+def test_auto_uses_winograd_where_it_pays():
+    network = report_cnn()
+    convs = [layer for layer in network.layers if isinstance(layer, Conv2D)]
+    assert [layer.uses_winograd for layer in convs] == [False, True, True, True]
+    assert not Conv2D(64, 64, 3, stride=2).uses_winograd
+    assert not Conv2D(64, 64, 3, algorithm="im2col").uses_winograd
+
+
+@pytest.mark.parametrize("kwargs", [dict(stride=2), dict(kernel_size=(3, 5)), dict(kernel_size=8)])
+def test_winograd_refuses_what_it_cannot_compute(kwargs):
+    arguments = dict(kernel_size=3) | kwargs
+    with pytest.raises(ValueError, match="Winograd needs stride 1"):
+        Conv2D(4, 4, algorithm="winograd", **arguments)
+
+
+def test_unknown_algorithm_is_refused():
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        Conv2D(4, 4, 3, algorithm="fft")
+
+
+def test_inference_in_chunks_matches_one_chunk(monkeypatch, backend):
+    rng = np.random.default_rng(3)
+    layer = Conv2D(16, 8, 3, padding="same", algorithm="winograd", rng=rng, dtype=np.float64)
+    x = rng.standard_normal((5, 16, 9, 9))
+    whole = layer.forward(x, training=True)
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)       # one sample per chunk
+    np.testing.assert_allclose(layer.forward(x, training=False), whole, rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(whole.shape)
+    dx_recomputed = layer.backward(dout)              # V was not kept in inference: rebuilt
+    layer.forward(x, training=True)
+    np.testing.assert_allclose(layer.backward(dout), dx_recomputed, rtol=1e-12, atol=1e-12)
+
+
+def test_same_seed_gives_the_same_loss_curve_with_either_algorithm(backend):
+    """Speed work must not change learning: ten SGD steps of the report's network.
+
+    In float64 the two algorithms agree to rounding. In float32 a curve drifts away from
+    the exact one as rounding differences are amplified step after step (the im2col
+    float32 curve drifts about as far once its conv outputs carry 1e-6 relative noise);
+    Winograd's must stay within float32 tolerance of the exact curve.
+    """
+    rng = np.random.default_rng(4)
+    images = rng.random((8, 1, 48, 48))
+    labels = rng.integers(0, 7, 8)
+
+    def losses(algorithm, dtype):
+        network, loss = report_cnn(seed=5, conv_algorithm=algorithm, dtype=dtype), SoftmaxCrossEntropy()
+        optimizer = SGD(lr=0.002, momentum=0.9)
+        curve = []
+        for _ in range(10):
+            value, dlogits = loss(network.forward(images.astype(dtype), training=True), labels)
+            curve.append(value)
+            network.backward(dlogits)
+            optimizer.step(network.named_parameters())
+        return np.array(curve)
+
+    exact = losses("im2col", np.float64)
+    assert exact[-1] < exact[0] - 0.05             # it learns, so the comparison means something
+    np.testing.assert_allclose(losses("winograd", np.float64), exact, rtol=1e-10)
+    np.testing.assert_allclose(losses("winograd", np.float32), exact, rtol=5e-4)
