@@ -109,11 +109,25 @@ def test_float32_rounding_stays_small_on_the_report_layers(c, h, f, r, backend):
 
 
 def test_auto_uses_winograd_where_it_pays():
-    network = report_cnn()
-    convs = [layer for layer in network.layers if isinstance(layer, Conv2D)]
-    assert [layer.uses_winograd for layer in convs] == [False, True, True, True]
-    assert not Conv2D(64, 64, 3, stride=2).uses_winograd
-    assert not Conv2D(64, 64, 3, algorithm="im2col").uses_winograd
+    convs = [layer for layer in report_cnn().layers if isinstance(layer, Conv2D)]
+    assert [layer.uses_winograd(training=True) for layer in convs] == [False, True, True, True]
+    assert [layer.uses_winograd(training=False) for layer in convs] == [False, True, False, False]
+    assert not Conv2D(64, 64, 3, stride=2).uses_winograd(training=True)
+    assert not Conv2D(64, 64, 3, algorithm="im2col").uses_winograd(training=True)
+    assert Conv2D(64, 64, 3, algorithm="winograd").uses_winograd(training=False)
+
+
+def test_backward_follows_the_algorithm_of_the_last_forward(backend):
+    """A 3x3 layer on "auto" switches algorithm with the mode; both give the same gradients."""
+    rng = np.random.default_rng(6)
+    layer = Conv2D(16, 4, 3, rng=rng, dtype=np.float64)
+    x = rng.standard_normal((2, 16, 8, 8))
+    dout = rng.standard_normal((2, 4, 6, 6))
+    layer.forward(x, training=True)
+    dx_winograd, dw_winograd = layer.backward(dout), layer.grads["W"].copy()
+    layer.forward(x, training=False)
+    np.testing.assert_allclose(layer.backward(dout), dx_winograd, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(layer.grads["W"], dw_winograd, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("kwargs", [dict(stride=2), dict(kernel_size=(3, 5)), dict(kernel_size=8)])

@@ -13,11 +13,14 @@ from minicnn.layers.base import Layer
 CHUNK_BYTES = 128 * 2**20
 
 ALGORITHMS = ("auto", "im2col", "winograd")
-# "auto" takes Winograd for these kernel sizes when the layer has at least this many
-# input channels: below that the per-position matrix products are too thin to pay for
-# the transforms (the report's first layer has one input channel), and 7x7 and up
-# would need tiles larger than the accurate ones.
-WINOGRAD_KERNELS = (3, 5)
+# "auto" takes Winograd, for kernel sizes listed here, in (inference, training), when the
+# layer has at least WINOGRAD_MIN_CHANNELS input channels. Measured on the report's layers
+# (docs/winograd.md): 5x5 kernels pay in both; for 3x3 ones the saving in multiplications
+# is smaller and only pays when training, where backward reuses the transformed input.
+# With few input channels (the report's first layer has one) the per-position matrix
+# products are too thin to pay for the transforms; 7x7 and up would need tiles larger
+# than the accurate ones.
+AUTO_WINOGRAD = {5: (True, True), 3: (False, True)}
 WINOGRAD_MIN_CHANNELS = 16
 
 
@@ -44,7 +47,7 @@ class Conv2D(Layer):
     algorithm: "im2col" (above, any stride and kernel), "winograd" (stride 1, square
     kernels up to 7x7: the same function with fewer multiplications, see
     minicnn.kernels.winograd_numpy and docs/winograd.md) or "auto" (Winograd where
-    WINOGRAD_KERNELS and WINOGRAD_MIN_CHANNELS say it pays, im2col elsewhere).
+    AUTO_WINOGRAD and WINOGRAD_MIN_CHANNELS say it pays, im2col elsewhere).
     Winograd's output tile m x m is chosen per output size (best_output_tile).
     Both give the same result up to float rounding; float32 Winograd rounds a few
     times more than im2col (about 3e-5 relative for 5x5 kernels, measured in the tests).
@@ -59,7 +62,8 @@ class Conv2D(Layer):
         self.padding = padding
         self.pad = self._padding_amount(padding, kh, kw)
         self.algorithm = algorithm
-        self.uses_winograd = self._uses_winograd(algorithm)
+        self._winograd_fits = self._check_algorithm(algorithm)
+        self._forward_used_winograd = False
         rng = np.random.default_rng() if rng is None else rng
         fan_in, fan_out = in_channels * kh * kw, out_channels * kh * kw
         self.params["W"] = initializer(init)((out_channels, in_channels, kh, kw), fan_in, fan_out, rng, dtype)
@@ -81,17 +85,24 @@ class Conv2D(Layer):
             return int(padding)
         raise ValueError(f"padding must be a non-negative int, 'valid' or 'same', got {padding!r}")
 
-    def _uses_winograd(self, algorithm):
+    def _check_algorithm(self, algorithm):
+        """Refuses what cannot be computed; returns whether Winograd could compute this layer."""
         (kh, kw), stride = self.kernel_size, self.stride
         fits = stride == 1 and kh == kw and kh + 1 <= MAX_TILE
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
         if algorithm == "winograd" and not fits:
             raise ValueError(f"Winograd needs stride 1 and a square kernel up to {MAX_TILE - 1}x{MAX_TILE - 1}, "
                              f"got stride {stride} and {kh}x{kw}")
-        if algorithm == "auto":
-            return fits and kh in WINOGRAD_KERNELS and self.in_channels >= WINOGRAD_MIN_CHANNELS
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
-        return algorithm == "winograd"
+        return fits
+
+    def uses_winograd(self, training):
+        """Whether forward(x, training) computes with Winograd (else im2col)."""
+        if self.algorithm != "auto":
+            return self.algorithm == "winograd"
+        in_inference, in_training = AUTO_WINOGRAD.get(self.kernel_size[0], (False, False))
+        return (self._winograd_fits and self.in_channels >= WINOGRAD_MIN_CHANNELS
+                and (in_training if training else in_inference))
 
     def output_shape(self, input_shape):
         c, h, w = input_shape
@@ -118,7 +129,8 @@ class Conv2D(Layer):
         return buffer
 
     def forward(self, x, training=False):
-        if self.uses_winograd:
+        self._forward_used_winograd = self.uses_winograd(training)
+        if self._forward_used_winograd:
             return self._forward_winograd(x, training)
         n = x.shape[0]
         f, oh, ow = self.output_shape(x.shape[1:])
@@ -136,7 +148,7 @@ class Conv2D(Layer):
         return out
 
     def backward(self, dout):
-        if self.uses_winograd:
+        if self._forward_used_winograd:
             return self._backward_winograd(dout)
         x = self._x
         n, f = dout.shape[:2]
