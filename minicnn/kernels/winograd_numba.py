@@ -1,18 +1,30 @@
 """Winograd transforms compiled with numba: same contract as winograd_numpy (see there).
 
-Each transform is separable, a matrix on the rows of a tile then one on its columns.
-The loops work one row of tiles at a time: the vertical pass runs over the whole
-width of the tile row at once (neighbouring tiles overlap by r - 1 columns, so this
-does that work once, not once per tile), into a small buffer of a rows; the
-horizontal pass then reads each tile out of that buffer. Threads take whole
-(sample, channel) images, so no two threads ever write the same element, and zero
-padding is a skipped row or a shortened column range rather than a padded copy.
-The filter transforms are a few thousand numbers and stay in NumPy.
+Threads take whole (sample, channel) images, so no two threads ever write the same
+element. Within an image, the loops are arranged so that the innermost one runs over
+all the image's tiles at once, a long contiguous loop the compiler turns into vector
+instructions, instead of over the 8 entries of one tile.
+
+The trick for the input side is a polyphase split of the zero-padded image: with
+output tiles m apart, pixel (k*m + p, l*m + q) goes to plane (p, q) at (k, l). Input
+tile (ty, tx) reads pixel (ty*m + i, tx*m + j), which sits in plane (i % m, j % m) at
+(ty + i // m, tx + j // m): for a fixed (i, j), the pixels of all tiles form one
+block of a plane, rows of consecutive elements. So each transform is a sum of
+(coefficient x whole block) terms:
+
+    rows  [xi, q, ty, l] = sum_i BT[xi, i] * plane[i % m, q][ty + i // m, l]       (vertical)
+    V[xi, nu][ty, tx]    = sum_j BT[nu, j] * rows[xi, j % m][ty, tx + j // m]      (horizontal)
+
+Padding is the zeros around the image in the planes. The output side works on the
+(a*a, tiles) rows of M, already contiguous per image, and scatters the m x m tile
+results back with a stride of m. The filter transforms are a few thousand numbers and
+stay in NumPy.
 """
 import numpy as np
 from numba import njit, prange
 
 from minicnn.kernels import check_out
+from minicnn.kernels.im2col_numba import _valid_range
 from minicnn.kernels.winograd_matrices import winograd_matrices
 from minicnn.kernels.winograd_numpy import filter_transform, filter_transform_adjoint, tile_counts
 
@@ -31,40 +43,56 @@ def input_transform(x, m, r, pad, out=None):
     return v
 
 
+@njit(inline="always")
+def _plane_size(tiles, a, m):
+    """Rows (or columns) of a phase plane: the tiles plus what the last tile reaches past them."""
+    return tiles + (a - m + m - 1) // m
+
+
 @njit(parallel=True, cache=True)
 def _input_transform_into(x, bt, m, pad, th, tw, v):
     n, c, h, w = x.shape
     a = bt.shape[0]
-    width = tw * m + a - m
-    col_lo, col_hi = pad, min(width, pad + w)          # padded columns that hold image pixels
-    bt_columns = bt.T.copy()
+    ph, pw = _plane_size(th, a, m), _plane_size(tw, a, m)
     for task in prange(n * c):
         sample, channel = task // c, task % c
-        rows = np.empty((width, a), dtype=x.dtype)     # rows[col, xi]
-        tile = np.empty((a, a), dtype=x.dtype)         # tile[nu, xi]
-        for ty in range(th):
-            rows[:] = 0
-            for i in range(a):                          # rows = BT @ (a input rows)
-                y = ty * m + i - pad
-                if y < 0 or y >= h:
+        planes = np.zeros((m, m, ph * pw), dtype=x.dtype)
+        for p in range(m):                               # plane (p, q) at (k, l) = pixel (k*m + p - pad, l*m + q - pad)
+            k_lo, k_hi = _valid_range(h, ph, p, m, pad)
+            for q in range(m):
+                l_lo, l_hi = _valid_range(w, pw, q, m, pad)
+                dst = planes[p, q]
+                for k in range(k_lo, k_hi):
+                    src = x[sample, channel, k * m + p - pad]
+                    for l in range(l_lo, l_hi):
+                        dst[k * pw + l] = src[l * m + q - pad]
+        rows = np.zeros((a, m, th * pw + pw), dtype=x.dtype)
+        for xi in range(a):                              # vertical: BT down the columns of every tile
+            for i in range(a):
+                coef = bt[xi, i]
+                if coef == 0:
                     continue
-                src, coefs = x[sample, channel, y], bt_columns[i]
-                for col in range(col_lo, col_hi):
-                    value, dst = src[col - pad], rows[col]
-                    for xi in range(a):
-                        dst[xi] += value * coefs[xi]
-            first_tile = (sample * th + ty) * tw
-            for tx in range(tw):                        # each tile: (its a columns) @ BT.T
-                tile[:] = 0
+                for q in range(m):
+                    src, dst = planes[i % m, q, (i // m) * pw:], rows[xi, q]
+                    for t in range(th * pw):
+                        dst[t] += coef * src[t]
+        block = np.empty(th * pw, dtype=x.dtype)
+        first_tile = sample * th * tw
+        for xi in range(a):                              # horizontal: BT along the rows of every tile
+            for nu in range(a):
+                block[:] = 0
                 for j in range(a):
-                    src = rows[tx * m + j]
-                    for nu in range(a):
-                        coef, dst = bt[nu, j], tile[nu]
-                        for xi in range(a):
-                            dst[xi] += coef * src[xi]
-                for nu in range(a):
-                    for xi in range(a):
-                        v[xi * a + nu, channel, first_tile + tx] = tile[nu, xi]
+                    coef = bt[nu, j]
+                    if coef == 0:
+                        continue
+                    src = rows[xi, j % m, j // m:]
+                    for t in range(th * pw):
+                        block[t] += coef * src[t]
+                for ty in range(th):                     # drop the plane's extra columns
+                    dst = v[xi * a + nu, channel, first_tile + ty * tw:]
+                    src = block[ty * pw:]
+                    for tx in range(tw):
+                        dst[tx] = src[tx]
 
 
 def output_transform(mt, m, r, bias, out_shape, out=None):
@@ -80,30 +108,35 @@ def _output_transform_into(mt, at, bias, y):
     n, f, oh, ow = y.shape
     m, a = at.shape
     th, tw = (oh + m - 1) // m, (ow + m - 1) // m
+    tiles = th * tw
     for task in prange(n * f):
         sample, channel = task // f, task % f
-        tile = np.empty((a, a), dtype=mt.dtype)        # tile[xi, nu]
-        half = np.empty((m, a), dtype=mt.dtype)        # AT @ tile
-        for ty in range(th):
-            first_tile = (sample * th + ty) * tw
-            for tx in range(tw):
-                for xi in range(a):
-                    for nu in range(a):
-                        tile[xi, nu] = mt[xi * a + nu, channel, first_tile + tx]
-                half[:] = 0
-                for xi in range(a):
-                    src = tile[xi]
-                    for u in range(m):
-                        coef, dst = at[u, xi], half[u]
-                        for nu in range(a):
-                            dst[nu] += coef * src[nu]
-                for u in range(min(m, oh - ty * m)):    # then @ AT.T, dropping the overhang
-                    dst = y[sample, channel, ty * m + u]
-                    for v_ in range(min(m, ow - tx * m)):
-                        acc = bias[channel]
-                        for nu in range(a):
-                            acc += half[u, nu] * at[v_, nu]
-                        dst[tx * m + v_] = acc
+        first_tile = sample * tiles
+        half = np.zeros((m, a, tiles), dtype=mt.dtype)   # AT @ M, for every tile
+        for xi in range(a):
+            for nu in range(a):
+                src = mt[xi * a + nu, channel, first_tile:first_tile + tiles]
+                for u in range(m):
+                    coef, dst = at[u, xi], half[u, nu]
+                    for t in range(tiles):
+                        dst[t] += coef * src[t]
+        result = np.empty(tiles, dtype=mt.dtype)
+        for u in range(m):                               # then @ AT.T, scattered m apart
+            for v_ in range(m):
+                result[:] = bias[channel]
+                for nu in range(a):
+                    coef, src = at[v_, nu], half[u, nu]
+                    for t in range(tiles):
+                        result[t] += coef * src[t]
+                for ty in range(th):
+                    row = ty * m + u
+                    if row >= oh:
+                        break
+                    dst = y[sample, channel, row]
+                    for tx in range(tw):
+                        col = tx * m + v_
+                        if col < ow:
+                            dst[col] = result[ty * tw + tx]
 
 
 def output_transform_adjoint(dy, m, r, out=None):
@@ -122,30 +155,41 @@ def _output_transform_adjoint_into(dy, at, dm):
     n, f, oh, ow = dy.shape
     m, a = at.shape
     th, tw = (oh + m - 1) // m, (ow + m - 1) // m
+    tiles = th * tw
     for task in prange(n * f):
         sample, channel = task // f, task % f
-        rows = np.empty((tw * m, a), dtype=dy.dtype)   # rows[col, xi]
-        tile = np.empty((a, a), dtype=dy.dtype)        # tile[nu, xi]
-        for ty in range(th):
-            rows[:] = 0
-            for u in range(min(m, oh - ty * m)):        # rows = A @ (m rows of dY)
-                src, coefs = dy[sample, channel, ty * m + u], at[u]
-                for col in range(ow):
-                    value, dst = src[col], rows[col]
-                    for xi in range(a):
-                        dst[xi] += value * coefs[xi]
-            first_tile = (sample * th + ty) * tw
-            for tx in range(tw):                        # each tile: (its m columns) @ A.T
-                tile[:] = 0
+        gathered = np.zeros((m, m, tiles), dtype=dy.dtype)    # dY of every tile, zero past the output
+        for u in range(m):
+            for v_ in range(m):
+                dst = gathered[u, v_]
+                for ty in range(th):
+                    if ty * m + u >= oh:
+                        break
+                    src = dy[sample, channel, ty * m + u]
+                    for tx in range(tw):
+                        if tx * m + v_ < ow:
+                            dst[ty * tw + tx] = src[tx * m + v_]
+        half = np.zeros((a, m, tiles), dtype=dy.dtype)        # A @ dY, for every tile
+        for u in range(m):
+            for xi in range(a):
+                coef = at[u, xi]
+                if coef == 0:
+                    continue
                 for v_ in range(m):
-                    src = rows[tx * m + v_]
-                    for nu in range(a):
-                        coef, dst = at[v_, nu], tile[nu]
-                        for xi in range(a):
-                            dst[xi] += coef * src[xi]
-                for nu in range(a):
-                    for xi in range(a):
-                        dm[xi * a + nu, channel, first_tile + tx] = tile[nu, xi]
+                    src, dst = gathered[u, v_], half[xi, v_]
+                    for t in range(tiles):
+                        dst[t] += coef * src[t]
+        first_tile = sample * tiles
+        for xi in range(a):                                   # then @ A.T
+            for nu in range(a):
+                dst = dm[xi * a + nu, channel, first_tile:first_tile + tiles]
+                dst[:] = 0
+                for v_ in range(m):
+                    coef, src = at[v_, nu], half[xi, v_]
+                    if coef == 0:
+                        continue
+                    for t in range(tiles):
+                        dst[t] += coef * src[t]
 
 
 def input_transform_adjoint(dv, x_shape, m, r, pad, out=None):
@@ -162,35 +206,45 @@ def input_transform_adjoint(dv, x_shape, m, r, pad, out=None):
 def _input_transform_adjoint_into(dv, bt, m, pad, th, tw, dx):
     n, c, h, w = dx.shape
     a = bt.shape[0]
-    width = tw * m + a - m
-    col_lo, col_hi = pad, min(width, pad + w)
-    bt_columns = bt.T.copy()
+    ph, pw = _plane_size(th, a, m), _plane_size(tw, a, m)
+    tiles = th * tw
     for task in prange(n * c):
         sample, channel = task // c, task % c
-        rows = np.empty((width, a), dtype=dv.dtype)    # rows[col, xi]
-        tile = np.empty((a, a), dtype=dv.dtype)        # tile[nu, xi]
-        dx[sample, channel] = 0
-        for ty in range(th):
-            rows[:] = 0
-            first_tile = (sample * th + ty) * tw
-            for tx in range(tw):                        # each tile: dV @ BT, summed where tiles overlap
-                for nu in range(a):
-                    for xi in range(a):
-                        tile[nu, xi] = dv[xi * a + nu, channel, first_tile + tx]
+        first_tile = sample * tiles
+        half = np.zeros((a, a, tiles), dtype=dv.dtype)       # dV @ BT, for every tile
+        for xi in range(a):
+            for nu in range(a):
+                src = dv[xi * a + nu, channel, first_tile:first_tile + tiles]
                 for j in range(a):
-                    dst = rows[tx * m + j]
-                    for nu in range(a):
-                        coef, src = bt[nu, j], tile[nu]
-                        for xi in range(a):
-                            dst[xi] += coef * src[xi]
-            for i in range(a):                          # then BT.T @ rows, added onto a input rows
-                y = ty * m + i - pad
-                if y < 0 or y >= h:
-                    continue
-                dst, coefs = dx[sample, channel, y], bt_columns[i]
-                for col in range(col_lo, col_hi):
-                    src = rows[col]
-                    acc = dst[col - pad]
-                    for xi in range(a):
-                        acc += coefs[xi] * src[xi]
-                    dst[col - pad] = acc
+                    coef = bt[nu, j]
+                    if coef == 0:
+                        continue
+                    dst = half[xi, j]
+                    for t in range(tiles):
+                        dst[t] += coef * src[t]
+        planes = np.zeros((m, m, ph * pw), dtype=dv.dtype)
+        tile_values = np.empty(tiles, dtype=dv.dtype)
+        for i in range(a):                                    # then BT.T @, summed into the planes
+            for j in range(a):
+                tile_values[:] = 0
+                for xi in range(a):
+                    coef = bt[xi, i]
+                    if coef == 0:
+                        continue
+                    src = half[xi, j]
+                    for t in range(tiles):
+                        tile_values[t] += coef * src[t]
+                for ty in range(th):
+                    dst = planes[i % m, j % m, (ty + i // m) * pw + j // m:]
+                    src = tile_values[ty * tw:]
+                    for tx in range(tw):
+                        dst[tx] += src[tx]
+        for p in range(m):                                    # back from the planes to the image
+            k_lo, k_hi = _valid_range(h, ph, p, m, pad)
+            for q in range(m):
+                l_lo, l_hi = _valid_range(w, pw, q, m, pad)
+                src = planes[p, q]
+                for k in range(k_lo, k_hi):
+                    dst = dx[sample, channel, k * m + p - pad]
+                    for l in range(l_lo, l_hi):
+                        dst[l * m + q - pad] = src[k * pw + l]
