@@ -2,6 +2,7 @@
 
     python benchmarks/bench.py                   # the table
     python benchmarks/bench.py --json out.json   # and the figures for scripts
+    python benchmarks/bench.py --layers          # where the time goes: each layer, im2col vs auto
 
 Every figure comes from this one run, each measured in a fresh subprocess (so that peak
 memory belongs to one measurement), with the same batch and the same number of threads
@@ -73,6 +74,58 @@ def worker_minicnn(task, backend, threads):
     latency = median_seconds(lambda: model.predict_proba(x1), repeats=50, min_seconds=1.0)
     batch_seconds = median_seconds(lambda: model.predict_proba(x256), repeats=3)
     return {"latency_ms_b1": latency * 1000, "images_per_s_b256": 256 / batch_seconds}
+
+
+def worker_layers(threads):
+    """Median forward / backward ms of every layer of the report network, batch 64, numba
+    backend, with every Conv2D on im2col and then on "auto" (Winograd where it pays)."""
+    import numpy as np
+    import numba
+    from minicnn.models import report_cnn
+    numba.set_num_threads(threads)
+    x = np.random.default_rng(0).random((BATCH,) + INPUT_SHAPE, dtype=np.float32)
+    rows = {}
+    for algorithm in ("im2col", "auto"):
+        model = report_cnn(seed=0, conv_algorithm=algorithm)
+        inputs, out = [], x
+        for layer in model.layers:
+            inputs.append(out)
+            out = layer.forward(out, training=True)
+        dout = np.ones_like(out) / out.size
+        for index in reversed(range(len(model.layers))):
+            layer, layer_input = model.layers[index], inputs[index]
+
+            def forward_backward(layer=layer, layer_input=layer_input):
+                timings = []
+                start = time.perf_counter()
+                output = layer.forward(layer_input, training=True)
+                timings.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                layer.backward(np.ones_like(output) / output.size)
+                timings.append(time.perf_counter() - start)
+                return timings
+            forward_backward()
+            runs = [forward_backward() for _ in range(5)]
+            name = f"{index:2d} {layer.__class__.__name__}"
+            if hasattr(layer, "kernel_size"):
+                name += f" {layer.in_channels}->{layer.out_channels} {layer.kernel_size[0]}x{layer.kernel_size[1]}"
+            rows.setdefault(name, {})[algorithm] = [1000 * statistics.median(r[k] for r in runs) for k in (0, 1)]
+    return rows
+
+
+def layers_table(rows):
+    lines = ["| layer | im2col fwd / bwd (ms) | auto fwd / bwd (ms) |", "|---|---|---|"]
+    totals = {"im2col": [0.0, 0.0], "auto": [0.0, 0.0]}
+    for name in sorted(rows):
+        cells = []
+        for algorithm in ("im2col", "auto"):
+            forward, backward = rows[name][algorithm]
+            totals[algorithm][0] += forward
+            totals[algorithm][1] += backward
+            cells.append(f"{forward:.1f} / {backward:.1f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("| all layers | " + " | ".join(f"{f:.0f} / {b:.0f}" for f, b in totals.values()) + " |")
+    return "\n".join(lines)
 
 
 def worker_torch(task, threads):
@@ -195,8 +248,9 @@ def table(results):
              "",
              "Ratios are speed ratios: above 1 means minicnn is faster (or, for memory, smaller).",
              f"float32 matrix multiply (numpy BLAS, 2048^3): {results['sgemm_gflops']:.1f} GFLOP/s; "
-             f"the numba training step does {results['train_flops_per_image'] / 1e9:.2f} GFLOP per image, "
-             f"reaching {results['train_fraction_of_sgemm']:.0%} of that rate."
+             f"counted as direct convolutions, the training step does {results['train_flops_per_image'] / 1e9:.2f} "
+             f"GFLOP per image: the numba step's equivalent rate is {results['train_fraction_of_sgemm']:.0%} of the "
+             "matrix-multiply rate (Winograd layers do fewer multiplications than counted)."
              if results["train_fraction_of_sgemm"] else "",
              f"Video pipeline (decode, detect, classify, draw, encode; 640x480, one face): "
              f"{results['video_fps']:.1f} frames/s." if results.get("video_fps") else ""]
@@ -210,6 +264,7 @@ def main():
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every framework")
     parser.add_argument("--no-video", action="store_true", help="skip the video pipeline")
+    parser.add_argument("--layers", action="store_true", help="only time each layer, im2col against auto")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -220,9 +275,15 @@ def main():
             result = worker_torch(rest[0], args.threads)
         elif kind == "sgemm":
             result = worker_sgemm(args.threads)
+        elif kind == "layers":
+            result = worker_layers(args.threads)
         else:
             result = worker_video(args.threads)
         print(json.dumps(result))
+        return
+    if args.layers:
+        rows = run_worker(["layers"], args.threads)
+        print(f"failed: {rows['error']}" if "error" in rows else layers_table(rows))
         return
     results = collect(args.threads, with_video=not args.no_video)
     print(table(results))
