@@ -14,8 +14,6 @@ import cv2
 from fer_app import options
 from fer_app.cli import AppError, run
 from fer_app.image import RECORDS_FILE, annotate_images
-from fer_app.model_store import load_model
-from fer_app.recognizer import EmotionRecognizer
 
 PHOTO_NAME = "astronaut.png"
 
@@ -41,7 +39,7 @@ def astronaut_photo():
 def main(argv=None):
     args = parse_args(argv)
     photo = astronaut_photo()
-    recognizer = EmotionRecognizer(load_model(args.model), options.detector_from(args))
+    recognizer = options.recognizer_from(args, options.detector_from(args))
     _, written = annotate_images(recognizer, [(PHOTO_NAME, photo)], args.out)
     print(f"wrote {written[0]} and {Path(args.out) / RECORDS_FILE}")
     return 0

@@ -21,9 +21,7 @@ from fer_app import options, preprocess
 from fer_app.cli import AppError, run
 from fer_app.draw import draw_faces
 from fer_app.labels import EMOTIONS
-from fer_app.model_store import load_model
 from fer_app.preprocess import IMAGE_EXTENSIONS
-from fer_app.recognizer import EmotionRecognizer
 from minicnn.io import atomic_write, write_json
 
 RECORDS_FILE = "faces.json"
@@ -131,7 +129,7 @@ def main(argv=None):
     args = parse_args(argv)
     files = image_files(args.paths)
     detector = None if args.no_detect else options.detector_from(args)
-    recognizer = EmotionRecognizer(load_model(args.model), detector)
+    recognizer = options.recognizer_from(args, detector)
     records, written = annotate_images(recognizer, ((file, read_image(file)) for file in files), args.out)
     faceless = len(files) - len({record["file"] for record in records})
     print(f"{len(records)} faces in {len(files)} images ({faceless} without a face); "

@@ -32,6 +32,8 @@ def non_negative_float(text):
 def add_model_option(parser):
     parser.add_argument("--model", metavar="PATH",
                         help=f"model file written by fer_app.train (default: the shipped {SHIPPED_MODEL.name})")
+    parser.add_argument("--no-mirror", dest="mirror", action="store_false",
+                        help="classify each face as it is, without averaging in its mirror image (twice as fast)")
 
 
 def add_detector_options(parser, detect_width=None):
@@ -63,7 +65,12 @@ def detector_from(args):
                         detect_width=args.detect_width)
 
 
+def recognizer_from(args, detector):
+    """The recognizer the parsed model options describe (loads the model)."""
+    return EmotionRecognizer(load_model(args.model), detector, mirror=args.mirror)
+
+
 def face_stream_from(args):
     """The video pipeline the parsed options describe (loads the model)."""
-    recognizer = EmotionRecognizer(load_model(args.model), detector_from(args))
-    return FaceStream(recognizer, detect_every=args.detect_every, half_life_s=args.smoothing)
+    return FaceStream(recognizer_from(args, detector_from(args)), detect_every=args.detect_every,
+                      half_life_s=args.smoothing)

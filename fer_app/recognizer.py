@@ -4,6 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fer_app.labels import EMOTIONS
+from fer_app.predict import MIRROR_AVERAGE, face_probabilities
 from fer_app.preprocess import crop_face, normalize
 
 
@@ -39,9 +40,10 @@ class EmotionRecognizer:
               crop (like the 48x48 images of the data set): the whole image is one face
     """
 
-    def __init__(self, model, detector=None):
+    def __init__(self, model, detector=None, mirror=MIRROR_AVERAGE):
         self.model = model
         self.detector = detector
+        self.mirror = mirror
 
     def analyze(self, image):
         """BGR or gray uint8 image -> [Face], largest first (one face, the image, without a detector)."""
@@ -60,5 +62,5 @@ class EmotionRecognizer:
         if not boxes:
             return []
         batch = normalize(np.stack([crop_face(image, box) for box in boxes]))
-        probabilities = self.model.predict_proba(batch)
+        probabilities = face_probabilities(self.model, batch, self.mirror)
         return [Face(tuple(int(v) for v in box), probs, probs) for box, probs in zip(boxes, probabilities)]

@@ -22,9 +22,9 @@ class CountingModel:
         self.model = model
         self.batches = []
 
-    def predict_proba(self, x):
+    def predict_proba(self, x, batch_size=256):
         self.batches.append(x.shape)
-        return self.model.predict_proba(x)
+        return self.model.predict_proba(x, batch_size)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_all_faces_of_a_frame_go_through_the_network_in_one_batch(model, detecta
     scene = paste_faces(detectable_faces, boxes)
     faces = EmotionRecognizer(counting, FaceDetector()).analyze(scene)
     assert len(faces) == 3
-    assert counting.batches == [(3, 1, 48, 48)]
+    assert counting.batches == [(6, 1, 48, 48)]           # the three faces and their mirror images
     for face in faces:
         assert face.probs.shape == (len(EMOTIONS),) and face.probs.sum() == pytest.approx(1, abs=1e-5)
         assert face.label == EMOTIONS[int(np.argmax(face.probs))] and face.face_id is None
@@ -102,7 +102,7 @@ class RecordingModel:
     def __init__(self):
         self.inputs = []
 
-    def predict_proba(self, batch):
+    def predict_proba(self, batch, batch_size=256):
         self.inputs.append(batch)
         return np.full((len(batch), len(EMOTIONS)), 1 / len(EMOTIONS), dtype=np.float32)
 
@@ -115,7 +115,7 @@ def test_training_and_inference_tensors_of_a_face_are_the_same(fer2013_dir):
     training_tensors = normalize(images[labels == 0][:10])           # what fer_app.train feeds the network
     files = sorted((fer2013_dir / "validation" / EMOTIONS[0]).iterdir())[:10]   # load_split's order: by name
     recording = RecordingModel()
-    recognizer = EmotionRecognizer(recording)                          # no detector: the --no-detect path
+    recognizer = EmotionRecognizer(recording, mirror=False)            # no detector: the --no-detect path
     for file in files:
         recognizer.analyze(read_image(file))
     inference_tensors = np.concatenate(recording.inputs)
@@ -132,8 +132,12 @@ def test_classification_uses_the_one_preprocessing(model, detectable_faces):
     scene = paste_faces(detectable_faces[:1], [(50, 60, SCENE_FACE, SCENE_FACE)])
     box = (50, 60, SCENE_FACE, SCENE_FACE)
     (face,) = EmotionRecognizer(model).classify(scene, [box])
-    expected = model.predict_proba(normalize(crop_face(scene, box)[None]))[0]
-    np.testing.assert_allclose(face.raw_probs, expected)
+    tensor = normalize(crop_face(scene, box)[None])
+    expected = (model.predict_proba(tensor)[0] + model.predict_proba(tensor[..., ::-1].copy())[0]) / 2
+    np.testing.assert_allclose(face.raw_probs, expected, rtol=1e-5)
+    (single,) = EmotionRecognizer(model, mirror=False).classify(scene, [box])
+    np.testing.assert_allclose(single.raw_probs, model.predict_proba(tensor)[0], rtol=1e-5)
+    assert not np.allclose(single.raw_probs, face.raw_probs, rtol=1e-3)   # the mirror view changed something
 
 
 # --- following boxes between detections ---------------------------------------------------

@@ -148,22 +148,29 @@ def test_classification_report_against_a_hand_computed_matrix():
     assert report["macro_f1"] == pytest.approx((4 / 7 + 0.5 + 0.75 + 0) / 4)
 
 
-def test_evaluate_command_reports_what_the_model_predicts(synthetic_cache, tmp_path):
+@pytest.mark.parametrize("mirror", [True, False])
+def test_evaluate_command_reports_what_the_model_predicts(synthetic_cache, tmp_path, mirror):
     run = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "run"))
     assert run.returncode == 0, run.stderr
     model_path = tmp_path / "run" / "best.npz"
     result = run_module("fer_app.evaluate", "--data", synthetic_cache, "--split", "validation",
-                        "--model", model_path, "--out", tmp_path / "eval")
+                        "--model", model_path, "--out", tmp_path / "eval", *([] if mirror else ["--no-mirror"]))
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     images, labels = load_split(synthetic_cache, "validation")
     from fer_app.preprocess import normalize
-    predicted = Sequential.load(model_path).predict(normalize(images))
+    model, faces = Sequential.load(model_path), normalize(images)
+    probabilities = model.predict_proba(faces)
+    if mirror:
+        probabilities = (probabilities + model.predict_proba(faces[..., ::-1].copy())) / 2
+    predicted = probabilities.argmax(axis=1)
     expected = np.zeros((7, 7), dtype=int)
     for t, p in zip(labels, predicted):
         expected[t, p] += 1
+    assert report["mirror"] == mirror
     assert report["confusion_matrix"] == expected.tolist()
     assert report["accuracy"] == pytest.approx(np.mean(predicted == labels))
+    assert report["loss"] == pytest.approx(-np.mean(np.log(probabilities[np.arange(len(labels)), labels])), rel=1e-4)
     assert (tmp_path / "eval" / "confusion.png").stat().st_size > 1000
     assert "confusion matrix" in result.stdout
 

@@ -65,10 +65,7 @@ def input_transform(x, m, r, pad, out=None):
     padded[:, :, pad:pad + h, pad:pad + w] = x   # th*m + r - 1 >= H + 2*pad: x always fits
     tiles = sliding_window_view(padded, (a, a), axis=(2, 3))[:, :, ::m, ::m]       # (N, C, TH, TW, a, a)
     v = np.tensordot(np.tensordot(bt, tiles, axes=([1], [4])), bt, axes=([5], [1]))  # (a, N, C, TH, TW, a)
-    shape = (a * a, c, n * th * tw)
-    out = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
-    out.reshape(a, a, c, n, th, tw)[...] = v.transpose(0, 5, 2, 1, 3, 4)
-    return out
+    return _position_major(v, out)
 
 
 def output_transform(mt, m, r, bias, out_shape, out=None):
@@ -97,9 +94,15 @@ def output_transform_adjoint(dy, m, r, out=None):
     padded[:, :, :oh, :ow] = dy
     tiles = padded.reshape(n, f, th, m, tw, m)
     dm = np.tensordot(np.tensordot(at, tiles, axes=([0], [3])), at, axes=([5], [0]))  # (a, N, F, TH, TW, a)
-    shape = (a * a, f, n * th * tw)
-    out = np.empty(shape, dtype=dy.dtype) if out is None else check_out(out, shape, dy.dtype)
-    out.reshape(a, a, f, n, th, tw)[...] = dm.transpose(0, 5, 2, 1, 3, 4)
+    return _position_major(dm, out)
+
+
+def _position_major(values, out):
+    """values: (a, N, C, TH, TW, a) -> (a*a, C, N*TH*TW), the layout of V and M, into `out` when given."""
+    a, n, c, th, tw, _ = values.shape
+    shape = (a * a, c, n * th * tw)
+    out = np.empty(shape, dtype=values.dtype) if out is None else check_out(out, shape, values.dtype)
+    out.reshape(a, a, c, n, th, tw)[...] = values.transpose(0, 5, 2, 1, 3, 4)
     return out
 
 
