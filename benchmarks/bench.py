@@ -91,7 +91,6 @@ def worker_layers(threads):
         for layer in model.layers:
             inputs.append(out)
             out = layer.forward(out, training=True)
-        dout = np.ones_like(out) / out.size
         for index in reversed(range(len(model.layers))):
             layer, layer_input = model.layers[index], inputs[index]
 
@@ -200,16 +199,31 @@ def torch_available():
     return subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode == 0
 
 
-def collect(threads, with_video):
+def median_of_rounds(results):
+    """{key: median over rounds} of a list of worker results; an error in any round is kept."""
+    errors = [r for r in results if "error" in r]
+    if errors:
+        return errors[0]
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
+def collect(threads, with_video, rounds):
     frameworks = ["numba", "numpy"] + (["torch"] if torch_available() else [])
     results = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-               f"{platform.processor() or platform.platform()}", "threads": threads, "batch": BATCH}
-    train, infer = {}, {}
-    for name in frameworks:
-        kind = ["torch"] if name == "torch" else ["minicnn", name]
-        print(f"measuring {name} ...", file=sys.stderr, flush=True)
-        train[name] = run_worker([*kind, "train"], threads)
-        infer[name] = run_worker([*kind, "infer"], threads)
+               f"{platform.processor() or platform.platform()}", "threads": threads, "batch": BATCH,
+               "rounds": rounds}
+    # The frameworks take turns, round after round, and each figure is the median over the
+    # rounds: a shared virtual machine's speed drifts by 10-20% over minutes, and turns
+    # spread that drift over every framework instead of charging it to one.
+    train_runs, infer_runs = {n: [] for n in frameworks}, {n: [] for n in frameworks}
+    for round_number in range(rounds):
+        for name in frameworks:
+            kind = ["torch"] if name == "torch" else ["minicnn", name]
+            print(f"round {round_number + 1}/{rounds}: measuring {name} ...", file=sys.stderr, flush=True)
+            train_runs[name].append(run_worker([*kind, "train"], threads))
+            infer_runs[name].append(run_worker([*kind, "infer"], threads))
+    train = {n: median_of_rounds(train_runs[n]) for n in frameworks}
+    infer = {n: median_of_rounds(infer_runs[n]) for n in frameworks}
     results["train_images_per_s"] = {n: train[n].get("images_per_s") for n in frameworks}
     results["peak_rss_mb"] = {n: train[n].get("peak_rss_mb") for n in frameworks if n != "numpy"}
     results["infer_latency_ms_b1"] = {n: infer[n].get("latency_ms_b1") for n in frameworks}
@@ -237,7 +251,8 @@ def table(results):
                   for n in ("numba", "numpy")]
         return f"| {label} ({unit}) | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |"
 
-    lines = [f"Date {results['date']}; machine {results['machine']}; {results['threads']} threads; batch {BATCH}.",
+    lines = [f"Date {results['date']}; machine {results['machine']}; {results['threads']} threads; batch {BATCH}; "
+             f"medians of {results.get('rounds', 1)} rounds.",
              "",
              "| measure | minicnn numba | minicnn numpy | PyTorch | numba / PyTorch | numpy / PyTorch |",
              "|---|---|---|---|---|---|",
@@ -264,6 +279,8 @@ def main():
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every framework")
     parser.add_argument("--no-video", action="store_true", help="skip the video pipeline")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="times every framework is measured, taking turns; figures are medians (default 3)")
     parser.add_argument("--layers", action="store_true", help="only time each layer, im2col against auto")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -285,7 +302,7 @@ def main():
         rows = run_worker(["layers"], args.threads)
         print(f"failed: {rows['error']}" if "error" in rows else layers_table(rows))
         return
-    results = collect(args.threads, with_video=not args.no_video)
+    results = collect(args.threads, with_video=not args.no_video, rounds=args.rounds)
     print(table(results))
     if args.json:
         with atomic_write(args.json, "w") as f:

@@ -117,6 +117,21 @@ def test_auto_uses_winograd_where_it_pays():
     assert Conv2D(64, 64, 3, algorithm="winograd").uses_winograd(training=False)
 
 
+def test_filter_transform_follows_every_change_of_the_weights():
+    """U is kept between forward passes; any change to W, in place or of dtype, recomputes it."""
+    rng = np.random.default_rng(7)
+    layer = Conv2D(16, 4, 5, algorithm="winograd", rng=rng, dtype=np.float64)
+    x = rng.standard_normal((1, 16, 9, 9))
+    first = layer.forward(x)
+    np.testing.assert_array_equal(layer.forward(x), first)
+    layer.params["W"][0, 0, 0, 0] += 1.0
+    changed = layer.forward(x)
+    np.testing.assert_allclose(changed, direct_conv(x, layer.params["W"], layer.params["b"], 0), atol=1e-10)
+    assert not np.allclose(changed, first)
+    layer.astype(np.float32)
+    assert layer.forward(x.astype(np.float32)).dtype == np.float32
+
+
 def test_backward_follows_the_algorithm_of_the_last_forward(backend):
     """A 3x3 layer on "auto" switches algorithm with the mode; both give the same gradients."""
     rng = np.random.default_rng(6)

@@ -17,8 +17,8 @@ block of a plane, rows of consecutive elements. So each transform is a sum of
 
 Padding is the zeros around the image in the planes. The output side works on the
 (a*a, tiles) rows of M, already contiguous per image, and scatters the m x m tile
-results back with a stride of m. The filter transforms are a few thousand numbers and
-stay in NumPy.
+results back with a stride of m. The filter transforms are one small matrix product
+each and stay in NumPy.
 """
 import numpy as np
 from numba import njit, prange

@@ -36,22 +36,22 @@ def tile_counts(h, w, m, r, pad):
 
 
 def filter_transform(weights, m):
-    """weights: (F, C, r, r) -> U: (a*a, F, C)."""
+    """weights: (F, C, r, r) -> U: (a*a, F, C).
+
+    U[xi, nu] = sum_ij G[xi, i] G[nu, j] W[i, j], for every filter and channel at once:
+    with kron(G, G)[xi*a + nu, i*r + j] = G[xi, i] G[nu, j], one matrix product
+    (a*a, r*r) @ (r*r, F*C) whose result is already laid out as (a*a, F, C).
+    """
     f, c, r, _ = weights.shape
-    _, g, _ = winograd_matrices(m, r)
-    g = g.astype(weights.dtype)
-    u = np.tensordot(np.tensordot(g, weights, axes=([1], [2])), g, axes=([3], [1]))  # (a, F, C, a)
-    return np.ascontiguousarray(u.transpose(0, 3, 1, 2)).reshape(-1, f, c)
+    g = winograd_matrices(m, r)[1].astype(weights.dtype)
+    return (np.kron(g, g) @ weights.reshape(f * c, r * r).T).reshape(-1, f, c)
 
 
 def filter_transform_adjoint(du, m, r):
-    """du: (a*a, F, C) -> dW: (F, C, r, r)."""
-    _, g, _ = winograd_matrices(m, r)
-    g = g.astype(du.dtype)
-    a = g.shape[0]
-    du = du.reshape(a, a, *du.shape[1:])
-    dw = np.tensordot(np.tensordot(g, du, axes=([0], [0])), g, axes=([1], [0]))  # (r, F, C, r)
-    return np.ascontiguousarray(dw.transpose(1, 2, 0, 3))
+    """du: (a*a, F, C) -> dW: (F, C, r, r), the transpose of the same product."""
+    _, f, c = du.shape
+    g = winograd_matrices(m, r)[1].astype(du.dtype)
+    return (du.reshape(-1, f * c).T @ np.kron(g, g)).reshape(f, c, r, r)
 
 
 def input_transform(x, m, r, pad, out=None):

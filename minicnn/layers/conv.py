@@ -71,6 +71,7 @@ class Conv2D(Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._x = None
         self._tile = self._u = self._v = None      # Winograd: tile size, U and V of the last forward
+        self._u_source = None                      # the weights U was computed from
         self._scratch = {}
 
     @staticmethod
@@ -182,8 +183,8 @@ class Conv2D(Layer):
         f, oh, ow = self.output_shape(x.shape[1:])
         r, pad = self.kernel_size[0], self.pad
         m = best_output_tile(oh, ow, r)
-        self._tile, self._x = m, x
-        self._u = kernels.winograd_filter_transform(self.params["W"], m)
+        self._x = x
+        self._u = self._filter_transform(m)
         out = np.empty((n, f, oh, ow), dtype=np.result_type(x, self._u))
         a2, tiles = (m + r - 1) ** 2, -(-oh // m) * -(-ow // m)
         step = n if training else max(1, min(n, CHUNK_BYTES // (a2 * max(f, self.in_channels) * tiles * x.itemsize)))
@@ -198,6 +199,18 @@ class Conv2D(Layer):
                                               out=out[start:stop])
         self._v = v_buffer if training else None
         return out
+
+    def _filter_transform(self, m):
+        """U for tile size m, recomputed only when the weights differ from those it was computed
+        from: inference then skips it (at batch 1 it costs about a tenth of the layer), and
+        the exact comparison keeps it right however the weights were changed."""
+        weights = self.params["W"]
+        source = self._u_source
+        if (self._tile != m or source is None or source.dtype != weights.dtype
+                or not np.array_equal(source, weights)):
+            self._u = kernels.winograd_filter_transform(weights, m)
+            self._u_source, self._tile = weights.copy(), m
+        return self._u
 
     def _backward_winograd(self, dout):
         """dM = A dout A.T per tile; dU = dM @ V.T; dV = U.T @ dM; dx = tiles of B dV B.T, summed."""
