@@ -44,7 +44,7 @@ def test_maxpool_gradients(case, backend):
 
 
 @pytest.mark.parametrize("shape", [(4, 7), (2, 3, 5, 5), (3, 1, 4, 6)], ids=str)
-def test_relu_gradients(shape):
+def test_relu_gradients(shape, backend):
     errors = layer_gradient_errors(ReLU(), off_zero(np.random.default_rng(1), shape))
     assert_all_below(errors, LAYER_TOLERANCE)
 

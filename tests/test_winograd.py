@@ -84,9 +84,9 @@ def test_adjoints_are_transposes(case, backend):
         assert forward == pytest.approx(adjoint, rel=1e-10, abs=1e-10)
 
 
-def test_best_output_tile_minimises_the_transformed_size():
+def test_best_output_tile_minimises_the_transform_work():
     # The report's layers: 40x40 out of a 5x5 kernel, 18x18 and 16x16 out of 3x3 kernels.
-    assert [best_output_tile(s, s, r) for s, r in [(40, 5), (18, 3), (16, 3)]] == [4, 6, 4]
+    assert [best_output_tile(s, s, r) for s, r in [(40, 5), (18, 3), (16, 3)]] == [4, 3, 4]
     assert best_output_tile(3, 3, 3) == 3          # one tile covers it all
 
 

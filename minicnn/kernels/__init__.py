@@ -5,6 +5,7 @@
                                                    the adjoint: sums columns back into (N, C, H, W)
     maxpool_forward(x, ph, pw, stride)             -> out (N, C, OH, OW), argmax (N, C, OH, OW)
     maxpool_backward(dout, argmax, x_shape, ph, pw, stride) -> dx (N, C, H, W)
+    relu_forward(x), relu_backward(dout, out)      max(x, 0) and its gradient
     winograd_*                                     the transforms of a Winograd F(m, r)
                                                    convolution and their adjoints
                                                    (shapes in winograd_numpy)
@@ -24,6 +25,8 @@ _MODULES = {
     ("im2col", "numba"): "minicnn.kernels.im2col_numba",
     ("pool", "numpy"): "minicnn.kernels.pool_numpy",
     ("pool", "numba"): "minicnn.kernels.pool_numba",
+    ("relu", "numpy"): "minicnn.kernels.relu_numpy",
+    ("relu", "numba"): "minicnn.kernels.relu_numba",
     ("winograd", "numpy"): "minicnn.kernels.winograd_numpy",
     ("winograd", "numba"): "minicnn.kernels.winograd_numba",
 }
@@ -47,6 +50,14 @@ def maxpool_forward(x, ph, pw, stride):
 
 def maxpool_backward(dout, argmax, x_shape, ph, pw, stride):
     return _module("pool").maxpool_backward(dout, argmax, x_shape, ph, pw, stride)
+
+
+def relu_forward(x):
+    return _module("relu").relu_forward(x)
+
+
+def relu_backward(dout, out):
+    return _module("relu").relu_backward(dout, out)
 
 
 def winograd_filter_transform(weights, m):

@@ -59,14 +59,16 @@ def winograd_matrices(m, r):
 def best_output_tile(out_h, out_w, r):
     """The m of F(m, r) that minimises the work for an out_h x out_w output.
 
-    Transforms and matrix products both scale with (number of tiles) * a^2, the size of
-    the transformed data: larger tiles need fewer multiplications per output, but
-    tiles that overhang the output waste their overhang. Ties go to the smaller tile,
-    which rounds less.
+    The transforms dominate: each of a tile's a*a transformed values costs a
+    multiply-adds in each of the two separable passes, so the work is
+    (number of tiles) * a^3. Larger tiles cover the output with fewer tiles but cost
+    more each, and tiles that overhang the output waste their overhang. Ties go to the
+    smaller tile, which rounds less. (Measured on the report's layers: within the
+    timing noise of the best fixed choice for each, see docs/winograd.md.)
     """
     def work(m):
         a = m + r - 1
-        return -(-out_h // m) * -(-out_w // m) * a * a
+        return -(-out_h // m) * -(-out_w // m) * a ** 3
 
     candidates = range(2, MAX_TILE - r + 2)
     if not candidates:
