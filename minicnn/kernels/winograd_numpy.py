@@ -55,70 +55,77 @@ def filter_transform_adjoint(du, m, r):
 
 
 def input_transform(x, m, r, pad, out=None):
-    """x: (N, C, H, W) -> V: (a*a, C, N*TH*TW), written into `out` when given."""
+    """x: (N, C, H, W) -> V: (a*a, C, N*TH*TW), written into `out` when given.
+
+    Every a x a input tile becomes a column D[:, (c, n, ty, tx)] (pixel (i, j) in row
+    i*a + j); then V = kron(BT, BT) @ D, since kron(BT, BT)[xi*a + nu, i*a + j] =
+    BT[xi, i] BT[nu, j]: one matrix product does BT @ tile @ BT.T for all tiles at once.
+    """
     n, c, h, w = x.shape
     _, _, th, tw = tile_counts(h, w, m, r, pad)
-    _, _, bt = winograd_matrices(m, r)
-    bt = bt.astype(x.dtype)
+    bt = winograd_matrices(m, r)[2].astype(x.dtype)
     a = bt.shape[0]
     padded = np.zeros((n, c, th * m + r - 1, tw * m + r - 1), dtype=x.dtype)
     padded[:, :, pad:pad + h, pad:pad + w] = x   # th*m + r - 1 >= H + 2*pad: x always fits
     tiles = sliding_window_view(padded, (a, a), axis=(2, 3))[:, :, ::m, ::m]       # (N, C, TH, TW, a, a)
-    v = np.tensordot(np.tensordot(bt, tiles, axes=([1], [4])), bt, axes=([5], [1]))  # (a, N, C, TH, TW, a)
-    return _position_major(v, out)
+    columns = tiles.transpose(4, 5, 1, 0, 2, 3).reshape(a * a, -1)                  # (a*a, C*N*TH*TW), a copy
+    shape = (a * a, c, n * th * tw)
+    out = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
+    np.matmul(np.kron(bt, bt), columns, out=out.reshape(a * a, -1))
+    return out
 
 
 def output_transform(mt, m, r, bias, out_shape, out=None):
-    """mt: (a*a, F, N*TH*TW) -> y: out_shape = (N, F, OH, OW), plus bias[f]."""
+    """mt: (a*a, F, N*TH*TW) -> y: out_shape = (N, F, OH, OW), plus bias[f].
+
+    kron(AT, AT) @ M gives every m x m output tile as a column, (u, v) in row u*m + v;
+    the tiles are then put in place and the overhang dropped.
+    """
     n, f, oh, ow = out_shape
-    at, _, _ = winograd_matrices(m, r)
-    at = at.astype(mt.dtype)
-    a = at.shape[1]
+    at = winograd_matrices(m, r)[0].astype(mt.dtype)
     th, tw = -(-oh // m), -(-ow // m)
-    tiles = mt.reshape(a, a, f, n, th, tw)
-    y = np.tensordot(np.tensordot(at, tiles, axes=([1], [0])), at, axes=([1], [1]))  # (m, F, N, TH, TW, m)
-    y = y.transpose(2, 1, 3, 0, 4, 5).reshape(n, f, th * m, tw * m)[:, :, :oh, :ow]
+    tiles = (np.kron(at, at) @ mt.reshape(mt.shape[0], -1)).reshape(m, m, f, n, th, tw)
+    y = tiles.transpose(3, 2, 4, 0, 5, 1).reshape(n, f, th * m, tw * m)[:, :, :oh, :ow]
     out = np.empty(out_shape, dtype=mt.dtype) if out is None else check_out(out, out_shape, mt.dtype)
     np.add(y, bias.reshape(1, f, 1, 1), out=out)
     return out
 
 
 def output_transform_adjoint(dy, m, r, out=None):
-    """dy: (N, F, OH, OW) -> dM: (a*a, F, N*TH*TW)."""
+    """dy: (N, F, OH, OW) -> dM: (a*a, F, N*TH*TW): every m x m tile of dY (zero past the
+    output) as a column, times kron(AT, AT).T."""
     n, f, oh, ow = dy.shape
-    at, _, _ = winograd_matrices(m, r)
-    at = at.astype(dy.dtype)
+    at = winograd_matrices(m, r)[0].astype(dy.dtype)
     a = at.shape[1]
     th, tw = -(-oh // m), -(-ow // m)
     padded = np.zeros((n, f, th * m, tw * m), dtype=dy.dtype)
     padded[:, :, :oh, :ow] = dy
-    tiles = padded.reshape(n, f, th, m, tw, m)
-    dm = np.tensordot(np.tensordot(at, tiles, axes=([0], [3])), at, axes=([5], [0]))  # (a, N, F, TH, TW, a)
-    return _position_major(dm, out)
-
-
-def _position_major(values, out):
-    """values: (a, N, C, TH, TW, a) -> (a*a, C, N*TH*TW), the layout of V and M, into `out` when given."""
-    a, n, c, th, tw, _ = values.shape
-    shape = (a * a, c, n * th * tw)
-    out = np.empty(shape, dtype=values.dtype) if out is None else check_out(out, shape, values.dtype)
-    out.reshape(a, a, c, n, th, tw)[...] = values.transpose(0, 5, 2, 1, 3, 4)
+    columns = padded.reshape(n, f, th, m, tw, m).transpose(3, 5, 1, 0, 2, 4).reshape(m * m, -1)
+    shape = (a * a, f, n * th * tw)
+    out = np.empty(shape, dtype=dy.dtype) if out is None else check_out(out, shape, dy.dtype)
+    np.matmul(np.kron(at, at).T, columns, out=out.reshape(a * a, -1))
     return out
 
 
 def input_transform_adjoint(dv, x_shape, m, r, pad, out=None):
-    """dv: (a*a, C, N*TH*TW) -> dx: x_shape = (N, C, H, W), overlapping tiles summed."""
+    """dv: (a*a, C, N*TH*TW) -> dx: x_shape = (N, C, H, W), overlapping tiles summed.
+
+    kron(BT, BT).T @ dV gives each tile's gradient as a column; pixel (i, j) of every
+    tile is then added where it came from. Grouped by the phase (i % m, j % m), those
+    pixels form whole blocks of one plane of the image split m x m ways, so each add is
+    a block, not a strided scatter.
+    """
     n, c, h, w = x_shape
     _, _, th, tw = tile_counts(h, w, m, r, pad)
-    _, _, bt = winograd_matrices(m, r)
-    bt = bt.astype(dv.dtype)
+    bt = winograd_matrices(m, r)[2].astype(dv.dtype)
     a = bt.shape[0]
-    tiles = dv.reshape(a, a, c, n, th, tw)
-    d = np.tensordot(np.tensordot(bt, tiles, axes=([0], [0])), bt, axes=([1], [0]))  # (a_i, C, N, TH, TW, a_j)
-    padded = np.zeros((n, c, th * m + r - 1, tw * m + r - 1), dtype=dv.dtype)
+    tiles = (np.kron(bt, bt).T @ dv.reshape(a * a, -1)).reshape(a, a, c, n, th, tw)
+    reach = (a - 1) // m                                   # how many planes' rows a tile spans, minus one
+    planes = np.zeros((m, m, c, n, th + reach, tw + reach), dtype=dv.dtype)
     for i in range(a):
         for j in range(a):
-            padded[:, :, i:i + m * th:m, j:j + m * tw:m] += d[i, :, :, :, :, j].transpose(1, 0, 2, 3)
+            planes[i % m, j % m, :, :, i // m:i // m + th, j // m:j // m + tw] += tiles[i, j]
+    padded = planes.transpose(3, 2, 4, 0, 5, 1).reshape(n, c, (th + reach) * m, (tw + reach) * m)
     out = np.empty(x_shape, dtype=dv.dtype) if out is None else check_out(out, x_shape, dv.dtype)
     out[...] = padded[:, :, pad:pad + h, pad:pad + w]
     return out
