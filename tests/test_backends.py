@@ -79,14 +79,19 @@ def test_maxpool_kernels_agree(case, dtype):
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_relu_kernels_agree(dtype):
+    from minicnn.kernels import relu_numba
     rng = np.random.default_rng(6)
     x = rng.standard_normal((3, 4, 5, 6)).astype(dtype)
     x[0, 0, 0, :3] = [0.0, np.nan, -0.0]           # the edges: zero, NaN (kept, as np.maximum does)
     dout = rng.standard_normal((3, 8, 5, 6)).astype(dtype)[:, ::2]     # not contiguous
 
+    big = rng.standard_normal(relu_numba.PARALLEL_MIN + 5).astype(dtype)   # the parallel loops too
+
     def run():
         out = kernels.relu_forward(x)
-        return out, kernels.relu_backward(dout, out), kernels.relu_forward(x[:, ::2])
+        big_out = kernels.relu_forward(big)
+        return (out, kernels.relu_backward(dout, out), kernels.relu_forward(x[:, ::2]),
+                big_out, kernels.relu_backward(big[::-1], big_out))
 
     reference, compiled = run_with_backend("numpy", run), run_with_backend("numba", run)
     for ref, fast in zip(reference, compiled):
