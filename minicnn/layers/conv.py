@@ -176,8 +176,8 @@ class Conv2D(Layer):
     def _forward_winograd(self, x, training):
         """Tiles of the input -> V, filters -> U, M = U @ V per tile position, tiles of M -> out.
 
-        In training V is kept for backward (at batch 64 it is a third of what im2col's
-        columns would be); in inference the batch goes through in chunks.
+        In training V is kept for backward (for the report's 5x5 layer it is a sixth of
+        what im2col's columns would be); in inference the batch goes through in chunks.
         """
         n = x.shape[0]
         f, oh, ow = self.output_shape(x.shape[1:])
