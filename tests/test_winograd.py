@@ -162,7 +162,12 @@ def test_inference_in_chunks_matches_one_chunk(monkeypatch, backend):
     layer = Conv2D(16, 8, 3, padding="same", algorithm="winograd", rng=rng, dtype=np.float64)
     x = rng.standard_normal((5, 16, 9, 9))
     whole = layer.forward(x, training=True)
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)       # one sample per chunk
+    m = best_output_tile(9, 9, 3)
+    tiles = (-(-9 // m)) ** 2
+    bytes_per_sample = (m + 2) ** 2 * 16 * tiles * x.itemsize         # the larger of V and M
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 2 * bytes_per_sample)   # chunks of 2, 2 and 1 samples
+    np.testing.assert_allclose(layer.forward(x, training=False), whole, rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)                      # one sample per chunk
     np.testing.assert_allclose(layer.forward(x, training=False), whole, rtol=1e-12, atol=1e-12)
     dout = rng.standard_normal(whole.shape)
     dx_recomputed = layer.backward(dout)              # V was not kept in inference: rebuilt

@@ -71,8 +71,7 @@ def input_transform(x, m, r, pad, out=None):
     columns = tiles.transpose(4, 5, 1, 0, 2, 3).reshape(a * a, -1)                  # (a*a, C*N*TH*TW), a copy
     shape = (a * a, c, n * th * tw)
     out = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
-    np.matmul(np.kron(bt, bt), columns, out=out.reshape(a * a, -1))
-    return out
+    return _matmul_into(np.kron(bt, bt), columns, out)
 
 
 def output_transform(mt, m, r, bias, out_shape, out=None):
@@ -103,7 +102,20 @@ def output_transform_adjoint(dy, m, r, out=None):
     columns = padded.reshape(n, f, th, m, tw, m).transpose(3, 5, 1, 0, 2, 4).reshape(m * m, -1)
     shape = (a * a, f, n * th * tw)
     out = np.empty(shape, dtype=dy.dtype) if out is None else check_out(out, shape, dy.dtype)
-    np.matmul(np.kron(at, at).T, columns, out=out.reshape(a * a, -1))
+    return _matmul_into(np.kron(at, at).T, columns, out)
+
+
+def _matmul_into(left, right, out):
+    """left @ right, (rows, K) @ (K, cols), into out of shape (rows, ...) holding rows x cols.
+
+    A slice of a reused buffer (the layer's last, shorter chunk) is not contiguous, and
+    reshaping it would give a copy, so the product would land in the copy: only a
+    contiguous out is written through a reshaped view.
+    """
+    if out.flags.c_contiguous:
+        np.matmul(left, right, out=out.reshape(out.shape[0], -1))
+    else:
+        out[...] = (left @ right).reshape(out.shape)
     return out
 
 
