@@ -49,6 +49,20 @@ def _plane_size(tiles, a, m):
     return tiles + (a - m + m - 1) // m
 
 
+@njit(inline="always")
+def _add_scaled(dst, coef, src, count):
+    """dst[:count] += coef * src[:count] (BLAS's axpy), nothing for a zero coefficient.
+
+    Every transform is built from this loop. Its index is the bare loop variable, which
+    numba can prove non-negative: `src[start + t]` would make it check for negative
+    indices element by element and keep the compiler from using vector instructions
+    (measured: the input transform took 100 ms instead of 38). Callers slice first.
+    """
+    if coef != 0:
+        for t in range(count):
+            dst[t] += coef * src[t]
+
+
 @njit(parallel=True, cache=True)
 def _input_transform_into(x, bt, m, pad, th, tw, v):
     n, c, h, w = x.shape
@@ -69,25 +83,15 @@ def _input_transform_into(x, bt, m, pad, th, tw, v):
         rows = np.zeros((a, m, th * pw + pw), dtype=x.dtype)
         for xi in range(a):                              # vertical: BT down the columns of every tile
             for i in range(a):
-                coef = bt[xi, i]
-                if coef == 0:
-                    continue
                 for q in range(m):
-                    src, dst = planes[i % m, q, (i // m) * pw:], rows[xi, q]
-                    for t in range(th * pw):
-                        dst[t] += coef * src[t]
+                    _add_scaled(rows[xi, q], bt[xi, i], planes[i % m, q, (i // m) * pw:], th * pw)
         block = np.empty(th * pw, dtype=x.dtype)
         first_tile = sample * th * tw
         for xi in range(a):                              # horizontal: BT along the rows of every tile
             for nu in range(a):
                 block[:] = 0
                 for j in range(a):
-                    coef = bt[nu, j]
-                    if coef == 0:
-                        continue
-                    src = rows[xi, j % m, j // m:]
-                    for t in range(th * pw):
-                        block[t] += coef * src[t]
+                    _add_scaled(block, bt[nu, j], rows[xi, j % m, j // m:], th * pw)
                 for ty in range(th):                     # drop the plane's extra columns
                     dst = v[xi * a + nu, channel, first_tile + ty * tw:]
                     src = block[ty * pw:]
@@ -117,17 +121,13 @@ def _output_transform_into(mt, at, bias, y):
             for nu in range(a):
                 src = mt[xi * a + nu, channel, first_tile:first_tile + tiles]
                 for u in range(m):
-                    coef, dst = at[u, xi], half[u, nu]
-                    for t in range(tiles):
-                        dst[t] += coef * src[t]
+                    _add_scaled(half[u, nu], at[u, xi], src, tiles)
         result = np.empty(tiles, dtype=mt.dtype)
         for u in range(m):                               # then @ AT.T, scattered m apart
             for v_ in range(m):
                 result[:] = bias[channel]
                 for nu in range(a):
-                    coef, src = at[v_, nu], half[u, nu]
-                    for t in range(tiles):
-                        result[t] += coef * src[t]
+                    _add_scaled(result, at[v_, nu], half[u, nu], tiles)
                 for ty in range(th):
                     row = ty * m + u
                     if row >= oh:
@@ -172,24 +172,15 @@ def _output_transform_adjoint_into(dy, at, dm):
         half = np.zeros((a, m, tiles), dtype=dy.dtype)        # A @ dY, for every tile
         for u in range(m):
             for xi in range(a):
-                coef = at[u, xi]
-                if coef == 0:
-                    continue
                 for v_ in range(m):
-                    src, dst = gathered[u, v_], half[xi, v_]
-                    for t in range(tiles):
-                        dst[t] += coef * src[t]
+                    _add_scaled(half[xi, v_], at[u, xi], gathered[u, v_], tiles)
         first_tile = sample * tiles
         for xi in range(a):                                   # then @ A.T
             for nu in range(a):
                 dst = dm[xi * a + nu, channel, first_tile:first_tile + tiles]
                 dst[:] = 0
                 for v_ in range(m):
-                    coef, src = at[v_, nu], half[xi, v_]
-                    if coef == 0:
-                        continue
-                    for t in range(tiles):
-                        dst[t] += coef * src[t]
+                    _add_scaled(dst, at[v_, nu], half[xi, v_], tiles)
 
 
 def input_transform_adjoint(dv, x_shape, m, r, pad, out=None):
@@ -216,24 +207,14 @@ def _input_transform_adjoint_into(dv, bt, m, pad, th, tw, dx):
             for nu in range(a):
                 src = dv[xi * a + nu, channel, first_tile:first_tile + tiles]
                 for j in range(a):
-                    coef = bt[nu, j]
-                    if coef == 0:
-                        continue
-                    dst = half[xi, j]
-                    for t in range(tiles):
-                        dst[t] += coef * src[t]
+                    _add_scaled(half[xi, j], bt[nu, j], src, tiles)
         planes = np.zeros((m, m, ph * pw), dtype=dv.dtype)
         tile_values = np.empty(tiles, dtype=dv.dtype)
         for i in range(a):                                    # then BT.T @, summed into the planes
             for j in range(a):
                 tile_values[:] = 0
                 for xi in range(a):
-                    coef = bt[xi, i]
-                    if coef == 0:
-                        continue
-                    src = half[xi, j]
-                    for t in range(tiles):
-                        tile_values[t] += coef * src[t]
+                    _add_scaled(tile_values, bt[xi, i], half[xi, j], tiles)
                 for ty in range(th):
                     dst = planes[i % m, j % m, (ty + i // m) * pw + j // m:]
                     src = tile_values[ty * tw:]
