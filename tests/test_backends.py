@@ -71,9 +71,12 @@ def test_maxpool_kernels_agree(case, dtype):
     def run():
         out, argmax = kernels.maxpool_forward(x, pool, pool, stride)
         dout = np.random.default_rng(2).standard_normal(out.shape).astype(dtype)
-        return out, kernels.maxpool_backward(dout, argmax, x.shape, pool, pool, stride), argmax.astype(dtype)
+        return (out, kernels.maxpool_backward(dout, argmax, x.shape, pool, pool, stride), argmax.astype(dtype),
+                kernels.maxpool(x, pool, pool, stride), kernels.maxpool(x[:, :, ::-1], pool, pool, stride))
 
     assert_backends_agree(run, dtype)
+    results = run_with_backend("numba", run)
+    np.testing.assert_array_equal(results[3], results[0])   # the maxima alone are the same maxima
 
 
 @needs_numba
@@ -244,6 +247,10 @@ def test_maxpool_treats_nan_as_the_maximum(backend):
     out, argmax = kernels.maxpool_forward(x, 2, 2, 2)
     assert np.isnan(out).all()
     np.testing.assert_array_equal(argmax.ravel(), [1, 0])
+    for row, column in np.ndindex(3, 3):    # wherever the NaN sits, later values must not replace it
+        x = np.arange(9.0).reshape(1, 1, 3, 3)
+        x[0, 0, row, column] = np.nan
+        assert np.isnan(kernels.maxpool(x, 3, 3, 1)).all()
 
 
 @pytest.mark.parametrize("wrong", [(2, 27, 24), (2, 27, 25, 1)])

@@ -35,11 +35,13 @@ def check_conv2d_gradients(case, algorithm):
     assert_all_below(errors, LAYER_TOLERANCE)
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
 @pytest.mark.parametrize("case", POOL_CASES, ids=str)
-def test_maxpool_gradients(case, backend):
+def test_maxpool_gradients(case, training, backend):
+    """Inference pools without recording where the maxima were; backward must find them."""
     n, c, h, w, pool, stride = case
     rng = np.random.default_rng(POOL_CASES.index(case))
-    errors = layer_gradient_errors(MaxPool2D(pool, stride), distinct_values(rng, (n, c, h, w)))
+    errors = layer_gradient_errors(MaxPool2D(pool, stride), distinct_values(rng, (n, c, h, w)), training=training)
     assert_all_below(errors, LAYER_TOLERANCE)
 
 

@@ -5,6 +5,7 @@
                                                    the adjoint: sums columns back into (N, C, H, W)
     maxpool_forward(x, ph, pw, stride)             -> out (N, C, OH, OW), argmax (N, C, OH, OW)
     maxpool_backward(dout, argmax, x_shape, ph, pw, stride) -> dx (N, C, H, W)
+    maxpool(x, ph, pw, stride)                     -> out alone, for inference
     relu_forward(x), relu_backward(dout, out)      max(x, 0) and its gradient
     winograd_*                                     the transforms of a Winograd F(m, r)
                                                    convolution and their adjoints
@@ -46,6 +47,10 @@ def col2im(cols, x_shape, kh, kw, stride, pad, out=None):
 
 def maxpool_forward(x, ph, pw, stride):
     return _module("pool").maxpool_forward(x, ph, pw, stride)
+
+
+def maxpool(x, ph, pw, stride):
+    return _module("pool").maxpool(x, ph, pw, stride)
 
 
 def maxpool_backward(dout, argmax, x_shape, ph, pw, stride):

@@ -4,6 +4,7 @@ Windows are ph x pw, taken every `stride` pixels with no padding ('valid', as in
 so OH = (H - ph) // stride + 1. Windows may overlap (stride < ph). The forward pass
 remembers, for each output, which position of its window held the maximum (the first
 one on a tie, row-major): backward sends the gradient there and nowhere else.
+Inference needs only the maxima: `maxpool` gives them without the positions.
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -20,6 +21,13 @@ def maxpool_forward(x, ph, pw, stride):
     argmax = flat.argmax(axis=-1)
     out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
     return out, argmax.astype(np.int32)
+
+
+def maxpool(x, ph, pw, stride):
+    """x: (N, C, H, W) -> out: (N, C, OH, OW), the maxima alone (NaN if a window holds one)."""
+    oh, ow = conv_output_size(x.shape[2], ph, stride, 0), conv_output_size(x.shape[3], pw, stride, 0)
+    windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :oh, :ow]
+    return windows.max(axis=(-2, -1))
 
 
 def maxpool_backward(dout, argmax, x_shape, ph, pw, stride):

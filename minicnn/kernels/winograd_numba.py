@@ -15,10 +15,15 @@ block of a plane, rows of consecutive elements. So each transform is a sum of
     rows  [xi, q, ty, l] = sum_i BT[xi, i] * plane[i % m, q][ty + i // m, l]       (vertical)
     V[xi, nu][ty, tx]    = sum_j BT[nu, j] * rows[xi, j % m][ty, tx + j // m]      (horizontal)
 
-Padding is the zeros around the image in the planes. The output side works on the
-(a*a, tiles) rows of M, already contiguous per image, and scatters the m x m tile
-results back with a stride of m. The filter transforms are one small matrix product
-each and stay in NumPy.
+Padding is the zeros around the image in the planes.
+
+The output transform is, as in the NumPy reference, one matrix product kron(AT, AT) @ M
+(BLAS does its (m*m, a*a) @ (a*a, F*tiles) faster than loops do: 19 instead of 28 ms for
+the report's 5x5 layer at batch 64, 0.21 instead of 0.31 ms at batch 1), then a loop
+puts each tile's m x m results in place. Its adjoint works on the (a*a, tiles) rows of M,
+contiguous per image, with loops: there the product measured no faster. The input side
+stays loops: kron(BT, BT) is (a*a, a*a), four times the arithmetic of the two passes
+above. The filter transforms are one small matrix product each and stay in NumPy.
 """
 import numpy as np
 from numba import njit, prange
@@ -103,40 +108,25 @@ def output_transform(mt, m, r, bias, out_shape, out=None):
     """mt: (a*a, F, N*TH*TW) -> y: out_shape = (N, F, OH, OW), plus bias[f]."""
     at = winograd_matrices(m, r)[0].astype(mt.dtype)
     y = np.empty(out_shape, dtype=mt.dtype) if out is None else check_out(out, out_shape, mt.dtype)
-    _output_transform_into(mt, at, bias.astype(mt.dtype), y)
+    tiles = np.kron(at, at) @ mt.reshape(mt.shape[0], -1)
+    _place_tiles(tiles.reshape(m * m, mt.shape[1], -1), m, bias.astype(mt.dtype), y)
     return y
 
 
 @njit(parallel=True, cache=True)
-def _output_transform_into(mt, at, bias, y):
+def _place_tiles(tiles, m, bias, y):
+    """y[n, f, ty*m + u, tx*m + v] = tiles[u*m + v, f, tile (n, ty, tx)] + bias[f], overhang dropped."""
     n, f, oh, ow = y.shape
-    m, a = at.shape
     th, tw = (oh + m - 1) // m, (ow + m - 1) // m
-    tiles = th * tw
     for task in prange(n * f):
         sample, channel = task // f, task % f
-        first_tile = sample * tiles
-        half = np.zeros((m, a, tiles), dtype=mt.dtype)   # AT @ M, for every tile
-        for xi in range(a):
-            for nu in range(a):
-                src = mt[xi * a + nu, channel, first_tile:first_tile + tiles]
-                for u in range(m):
-                    _add_scaled(half[u, nu], at[u, xi], src, tiles)
-        result = np.empty(tiles, dtype=mt.dtype)
-        for u in range(m):                               # then @ AT.T, scattered m apart
+        for row in range(oh):
+            ty, u = row // m, row % m
+            dst = y[sample, channel, row]
             for v_ in range(m):
-                result[:] = bias[channel]
-                for nu in range(a):
-                    _add_scaled(result, at[v_, nu], half[u, nu], tiles)
-                for ty in range(th):
-                    row = ty * m + u
-                    if row >= oh:
-                        break
-                    dst = y[sample, channel, row]
-                    for tx in range(tw):
-                        col = tx * m + v_
-                        if col < ow:
-                            dst[col] = result[ty * tw + tx]
+                src = tiles[u * m + v_, channel, (sample * th + ty) * tw:]
+                for tx in range((ow - v_ + m - 1) // m):     # the tiles whose column tx*m + v_ is inside
+                    dst[tx * m + v_] = src[tx] + bias[channel]
 
 
 def output_transform_adjoint(dy, m, r, out=None):

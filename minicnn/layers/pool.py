@@ -14,6 +14,8 @@ class MaxPool2D(Layer):
     overlap (pool 3, stride 2). No padding: leftover rows and columns are dropped, as in
     Keras' 'valid'. Backward routes each output's gradient to the input that was the
     maximum of its window (the first one on a tie); the others get zero.
+    Inference (training=False) finds only the maxima, which is faster; a backward after
+    it finds their positions then.
     No parameters.
     """
 
@@ -22,7 +24,7 @@ class MaxPool2D(Layer):
         self.pool_size = int(pool_size)
         self.stride = self.pool_size if stride is None else int(stride)
         self._argmax = None
-        self._x_shape = None
+        self._x = None
 
     def output_shape(self, input_shape):
         c, h, w = input_shape
@@ -33,12 +35,17 @@ class MaxPool2D(Layer):
         return (c, oh, ow)
 
     def forward(self, x, training=False):
-        out, self._argmax = kernels.maxpool_forward(x, self.pool_size, self.pool_size, self.stride)
-        self._x_shape = x.shape
+        if training:
+            out, self._argmax = kernels.maxpool_forward(x, self.pool_size, self.pool_size, self.stride)
+        else:
+            out, self._argmax = kernels.maxpool(x, self.pool_size, self.pool_size, self.stride), None
+        self._x = x
         return out
 
     def backward(self, dout):
-        return kernels.maxpool_backward(dout, self._argmax, self._x_shape,
+        if self._argmax is None:
+            self._argmax = kernels.maxpool_forward(self._x, self.pool_size, self.pool_size, self.stride)[1]
+        return kernels.maxpool_backward(dout, self._argmax, self._x.shape,
                                         self.pool_size, self.pool_size, self.stride)
 
     def config(self):
