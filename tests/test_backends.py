@@ -124,6 +124,24 @@ def test_winograd_kernels_agree(case, dtype):
 
 
 @needs_numba
+@pytest.mark.parametrize("samples_per_task", [1, 2, 5])
+def test_winograd_tasks_of_several_samples_agree(samples_per_task, monkeypatch):
+    """Threads take a few samples at once (a short last group here: 5 samples in twos)."""
+    from minicnn.kernels import winograd_numba
+    m, r, pad = 3, 3, 1
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 3, 7, 8))
+    _, _, th, tw = winograd_numba.tile_counts(7, 8, m, r, pad)
+    monkeypatch.setattr(winograd_numba, "TASK_TILES", samples_per_task * th * tw)
+    assert winograd_numba.samples_per_task(th * tw) == samples_per_task
+    v = kernels.winograd_input_transform(x, m, r, pad)
+    dy = rng.standard_normal((5, 4, 7, 8))
+    assert_backends_agree(lambda: (kernels.winograd_input_transform(x, m, r, pad),
+                                   kernels.winograd_input_transform_adjoint(v, x.shape, m, r, pad),
+                                   kernels.winograd_output_transform_adjoint(dy, m, r)), np.float64)
+
+
+@needs_numba
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
