@@ -69,6 +69,28 @@ def _plane_size(tiles, a, m):
 
 
 @njit(inline="always")
+def _copy_planes(image, planes, m, pad, ph, pw, into_planes):
+    """Between an (H, W) image and its m*m phase planes (m, m, ph*pw), either way.
+
+    Plane (p, q) at (k, l) is pixel (k*m + p - pad, l*m + q - pad); plane entries that
+    fall outside the image are padding, left as they are.
+    """
+    h, w = image.shape
+    for p in range(m):
+        k_lo, k_hi = _valid_range(h, ph, p, m, pad)
+        for q in range(m):
+            l_lo, l_hi = _valid_range(w, pw, q, m, pad)
+            plane = planes[p, q]
+            for k in range(k_lo, k_hi):
+                row = image[k * m + p - pad]
+                for l in range(l_lo, l_hi):
+                    if into_planes:
+                        plane[k * pw + l] = row[l * m + q - pad]
+                    else:
+                        row[l * m + q - pad] = plane[k * pw + l]
+
+
+@njit(inline="always")
 def _add_scaled(dst, coef, src, count):
     """dst[:count] += coef * src[:count] (BLAS's axpy), nothing for a zero coefficient.
 
@@ -84,7 +106,7 @@ def _add_scaled(dst, coef, src, count):
 
 @njit(parallel=True, cache=True)
 def _input_transform_into(x, bt, m, pad, th, tw, group, v):
-    n, c, h, w = x.shape
+    n, c = x.shape[:2]
     a = bt.shape[0]
     ph, pw = _plane_size(th, a, m), _plane_size(tw, a, m)
     reach = ph - th                                      # plane rows a tile reads below its own
@@ -92,16 +114,9 @@ def _input_transform_into(x, bt, m, pad, th, tw, group, v):
         first_sample, channel = task // c * group, task % c
         count = min(group, n - first_sample)
         planes = np.zeros((m, m, count * ph * pw), dtype=x.dtype)   # the samples' planes, one below the other
-        for g in range(count):                           # plane (p, q) at (k, l) = pixel (k*m + p - pad, l*m + q - pad)
-            for p in range(m):
-                k_lo, k_hi = _valid_range(h, ph, p, m, pad)
-                for q in range(m):
-                    l_lo, l_hi = _valid_range(w, pw, q, m, pad)
-                    dst = planes[p, q, g * ph * pw:]
-                    for k in range(k_lo, k_hi):
-                        src = x[first_sample + g, channel, k * m + p - pad]
-                        for l in range(l_lo, l_hi):
-                            dst[k * pw + l] = src[l * m + q - pad]
+        for g in range(count):
+            _copy_planes(x[first_sample + g, channel], planes[:, :, g * ph * pw:(g + 1) * ph * pw], m, pad, ph, pw,
+                         True)
         # Both passes run down the whole stack: the `reach` rows of tiles at the foot of
         # each sample's planes read into the next sample's, and are dropped at the end.
         length = (count * ph - reach) * pw
@@ -210,7 +225,7 @@ def input_transform_adjoint(dv, x_shape, m, r, pad, out=None):
 
 @njit(parallel=True, cache=True)
 def _input_transform_adjoint_into(dv, bt, m, pad, th, tw, group, dx):
-    n, c, h, w = dx.shape
+    n, c = dx.shape[:2]
     a = bt.shape[0]
     ph, pw = _plane_size(th, a, m), _plane_size(tw, a, m)
     tiles = th * tw
@@ -238,12 +253,5 @@ def _input_transform_adjoint_into(dv, bt, m, pad, th, tw, group, dx):
                         for tx in range(tw):
                             dst[tx] += src[tx]
         for g in range(count):                                # back from the planes to the images
-            for p in range(m):
-                k_lo, k_hi = _valid_range(h, ph, p, m, pad)
-                for q in range(m):
-                    l_lo, l_hi = _valid_range(w, pw, q, m, pad)
-                    src = planes[p, q, g * ph * pw:]
-                    for k in range(k_lo, k_hi):
-                        dst = dx[first_sample + g, channel, k * m + p - pad]
-                        for l in range(l_lo, l_hi):
-                            dst[l * m + q - pad] = src[k * pw + l]
+            _copy_planes(dx[first_sample + g, channel], planes[:, :, g * ph * pw:(g + 1) * ph * pw], m, pad, ph, pw,
+                         False)
