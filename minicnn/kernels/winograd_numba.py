@@ -24,7 +24,7 @@ The output transform is, as in the NumPy reference, one matrix product kron(AT, 
 (BLAS does its (m*m, a*a) @ (a*a, F*tiles) faster than loops do: 19 instead of 28 ms for
 the report's 5x5 layer at batch 64, 0.21 instead of 0.31 ms at batch 1), then a loop
 puts each tile's m x m results in place. Its adjoint works on the (a*a, tiles) rows of M,
-contiguous per image, with loops: there the product measured no faster. The input side
+contiguous per task, with loops: there the product measured no faster. The input side
 stays loops: kron(BT, BT) is (a*a, a*a), four times the arithmetic of the two passes
 above. The filter transforms are one small matrix product each and stay in NumPy.
 """
