@@ -100,8 +100,8 @@ def test_resume_refuses_other_options_and_other_data(synthetic_cache, tmp_path):
 
 
 def test_step_schedule_trains(synthetic_cache, tmp_path):
-    result = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "step", "--schedule", "step", "--lr", 0.01,
-                                                     "--warmup-epochs", 0, "--step-epochs", 1))
+    result = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "step", "--schedule", "step",
+                                                     "--lr", 0.01, "--warmup-epochs", 0, "--step-epochs", 1))
     assert result.returncode == 0, result.stderr
     history = json.loads((tmp_path / "step" / "history.json").read_text())["history"]
     assert [epoch["lr"] for epoch in history] == pytest.approx([0.01, 0.001])
