@@ -184,8 +184,8 @@ class Conv2D(Layer):
         r, pad = self.kernel_size[0], self.pad
         m = best_output_tile(oh, ow, r)
         self._x = x
-        self._u = self._filter_transform(m)
-        out = np.empty((n, f, oh, ow), dtype=np.result_type(x, self._u))
+        u = self._filter_transform(m)
+        out = np.empty((n, f, oh, ow), dtype=np.result_type(x, u))
         a2, tiles = (m + r - 1) ** 2, -(-oh // m) * -(-ow // m)
         step = n if training else max(1, min(n, CHUNK_BYTES // (a2 * max(f, self.in_channels) * tiles * x.itemsize)))
         v_buffer = self._scratch_buffer("v", (a2, self.in_channels, step * tiles), x.dtype)
@@ -194,7 +194,7 @@ class Conv2D(Layer):
             stop = min(start + step, n)
             count = (stop - start) * tiles
             v = kernels.winograd_input_transform(x[start:stop], m, r, pad, out=v_buffer[:, :, :count])
-            products = np.matmul(self._u, v, out=m_buffer[:, :, :count])
+            products = np.matmul(u, v, out=m_buffer[:, :, :count])
             kernels.winograd_output_transform(products, m, r, self.params["b"], out[start:stop].shape,
                                               out=out[start:stop])
         self._v = v_buffer if training else None
