@@ -59,9 +59,11 @@ def winograd_matrices(m, r):
 def best_output_tile(out_h, out_w, r):
     """The m of F(m, r) that minimises the work for an out_h x out_w output.
 
-    The transforms dominate: each of a tile's a*a transformed values costs a
-    multiply-adds in each of the two separable passes, so the work is
-    (number of tiles) * a^3. Larger tiles cover the output with fewer tiles but cost
+    The transforms dominate, and the count follows the input transform: each of a
+    tile's a*a transformed values costs a multiply-adds in each of its two separable
+    passes, so the work is (number of tiles) * a^3. (The numba output transform is one
+    product with kron(AT, AT), m^2 * a^2 per tile: the count only approximates that
+    side.) Larger tiles cover the output with fewer tiles but cost
     more each, and tiles that overhang the output waste their overhang. Ties go to the
     smaller tile, which rounds less. (Measured on the report's layers: within the
     timing noise of the best fixed choice for each, see docs/winograd.md.)
