@@ -5,9 +5,10 @@
 
 Every run is `python -m fer_app.train` on a short budget (8 epochs, the cosine decay
 compressed into them, a 1-epoch warm-up) with the recipe's options and exactly one change
-from them; all start from the same seed, so from the same initial weights and the same
-order of batches. A run checkpoints each epoch: running the first command again resumes
-the unfinished run and skips finished ones (about 25 minutes a run on 2 cores).
+from them; all but the last start from the same seed, so from the same initial weights
+and the same order of batches, and the last changes only the seed. A run checkpoints
+each epoch: running the first command again resumes the unfinished run and skips
+finished ones (about 22 minutes a run on 2 cores).
 The second command collects each run's options, command, code version and per-epoch
 history into one JSON file; docs/results.md renders its table from that file.
 """
@@ -37,6 +38,7 @@ RUNS = [
 
 
 def finished(run_dir):
+    """Whether run_dir holds a run that has trained all its epochs."""
     history_path = run_dir / "history.json"
     if not history_path.is_file():
         return False

@@ -15,12 +15,9 @@ def options_of(arguments):
 def test_each_recorded_run_is_the_recipe_with_its_one_change():
     collected = json.loads(RESULTS.read_text())
     assert [run["name"] for run in collected] == [name for name, _, _ in RUNS]
-    baseline = collected[0]["options"]
     for run, (_, change, _) in zip(collected, RUNS):
         assert run["options"] == options_of(SHORT_BUDGET + change)
         assert len(run["history"]) == run["options"]["epochs"]
-        if change:
-            assert run["options"] != baseline
 
 
 def fake_run(description, val_accuracies):
