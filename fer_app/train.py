@@ -42,10 +42,10 @@ from minicnn.schedules import SCHEDULES, learning_rate
 # Options that define the run: saved in the checkpoint and taken from it on --resume.
 RUN_OPTIONS = ("arch", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                "schedule", "warmup_epochs", "step_epochs", "seed", "augment", "dropout", "train_split", "val_split",
-               "limit")
+               "limit", "label_smoothing")
 
 
-def dropout_rate(text):
+def unit_fraction(text):
     value = float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
@@ -71,7 +71,9 @@ def make_parser():
     parser.add_argument("--warmup-epochs", type=non_negative_float, default=2.0)
     parser.add_argument("--step-epochs", type=non_negative_float, default=10.0,
                         help="with --schedule step: divide the rate by 10 every this many epochs")
-    parser.add_argument("--dropout", type=dropout_rate, default=0.4)
+    parser.add_argument("--dropout", type=unit_fraction, default=0.4)
+    parser.add_argument("--label-smoothing", type=unit_fraction, default=0.0,
+                        help="train towards (1 - s) * one-hot + s / classes instead of one-hot")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                         help="random flips, shifts, rotations and zoom (default on)")
     parser.add_argument("--seed", type=int, default=0)
@@ -110,11 +112,12 @@ def parse_args(argv):
     return args
 
 
-def make_optimizer(args):
+def make_optimizer(args, model):
+    """The optimizer the options name; weight decay leaves the model's no_weight_decay() parameters alone."""
+    decay = dict(weight_decay=args.weight_decay, no_decay=model.no_weight_decay())
     if args.optimizer == "sgd":
-        return SGD(args.lr, momentum=args.momentum, nesterov=args.nesterov and args.momentum > 0,
-                   weight_decay=args.weight_decay)
-    return Adam(args.lr, weight_decay=args.weight_decay)
+        return SGD(args.lr, momentum=args.momentum, nesterov=args.nesterov and args.momentum > 0, **decay)
+    return Adam(args.lr, **decay)
 
 
 def code_version():
@@ -173,7 +176,7 @@ def main(argv=None):
     warmup_steps = int(args.warmup_epochs * steps_per_epoch)
     step_every = max(1, int(args.step_epochs * steps_per_epoch))
 
-    optimizer = make_optimizer(args)
+    optimizer = make_optimizer(args, model)
     generators = {"shuffle": np.random.default_rng([args.seed, 1]), "augment": np.random.default_rng([args.seed, 2])}
     augment = Augmenter(generators["augment"]) if args.augment else None
     state = {"options": {o: getattr(args, o) for o in RUN_OPTIONS}, "data": str(args.data),
@@ -195,7 +198,7 @@ def main(argv=None):
     print(f"training {args.arch} on {num_train} images, validating on {len(val_images)}; "
           f"{args.epochs} epochs of {steps_per_epoch} steps; {args.optimizer} lr {args.lr} {args.schedule}")
 
-    loss_fn = SoftmaxCrossEntropy()
+    loss_fn = SoftmaxCrossEntropy(args.label_smoothing)
     started = time.monotonic()
     with StopRequest() as stop:
         while state["epoch"] < args.epochs:

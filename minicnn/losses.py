@@ -23,7 +23,17 @@ class SoftmaxCrossEntropy:
 
     The log-sum-exp is computed around the row maximum, so that huge logits neither
     overflow nor turn the loss into inf - inf.
+
+    label_smoothing s: the target is (1 - s) * onehot + s / K instead of onehot, so
+        loss = mean_n [ logsumexp(logits[n]) - sum_k target[n, k] * logits[n, k] ]
+        dlogits = (softmax(logits) - target) / N
+    which stops the network from pushing the right logit ever higher on noisy labels.
     """
+
+    def __init__(self, label_smoothing=0.0):
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
 
     def __call__(self, logits, labels):
         labels = np.asarray(labels)
@@ -33,8 +43,11 @@ class SoftmaxCrossEntropy:
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_sum_exp = np.log(np.exp(shifted).sum(axis=1))
         rows = np.arange(n)
-        loss = float(np.mean(log_sum_exp - shifted[rows, labels]))
+        smoothing = self.label_smoothing
+        target_logit = (1 - smoothing) * shifted[rows, labels] + smoothing * shifted.mean(axis=1)
+        loss = float(np.mean(log_sum_exp - target_logit))
         dlogits = softmax(logits)
-        dlogits[rows, labels] -= 1
+        dlogits[rows, labels] -= 1 - smoothing
+        dlogits -= smoothing / k
         dlogits /= n
         return loss, dlogits

@@ -44,6 +44,16 @@ class Sequential:
             for key, param in layer.params.items():
                 yield f"{index}.{key}", param, layer.grads[key]
 
+    def named_state(self):
+        """(name, array) for every state array (running statistics), named like parameters: "3.running_mean"."""
+        for index, layer in enumerate(self.layers):
+            for key, value in layer.state.items():
+                yield f"{index}.{key}", value
+
+    def no_weight_decay(self):
+        """Names of the parameters weight decay must leave alone (BatchNorm's gamma and beta)."""
+        return {f"{index}.{key}" for index, layer in enumerate(self.layers) for key in layer.no_weight_decay}
+
     def num_params(self):
         return sum(layer.num_params() for layer in self.layers)
 
@@ -96,8 +106,8 @@ class Sequential:
                 "meta": self.meta}
 
     def weights(self):
-        """{name: array} of every parameter (see named_parameters)."""
-        return {name: param for name, param, _ in self.named_parameters()}
+        """{name: array} of every parameter and state array (see named_parameters, named_state)."""
+        return {name: param for name, param, _ in self.named_parameters()} | dict(self.named_state())
 
     def save(self, path, extra_arrays=None):
         """Write weights and architecture (JSON under "config") to one .npz, atomically."""
@@ -133,9 +143,9 @@ class Sequential:
         self.set_weights(arrays, source=path)
 
     def set_weights(self, arrays, source="weights"):
-        """Copy {name: array} into the parameters; every name must be present with the right shape."""
+        """Copy {name: array} into the parameters and state; every name must be present with the right shape."""
         for index, layer in enumerate(self.layers):
-            for key, param in layer.params.items():
+            for key, param in (layer.params | layer.state).items():
                 name = f"{index}.{key}"
                 if name not in arrays:
                     raise ModelFileError(f"{source}: layer {index} ({type(layer).__name__}) has no '{key}' in the file")

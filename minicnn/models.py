@@ -1,7 +1,7 @@
 """Ready-made architectures."""
 import numpy as np
 
-from minicnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU
+from minicnn.layers import BatchNorm1D, BatchNorm2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU
 from minicnn.model import Sequential
 
 
@@ -53,4 +53,43 @@ def small_cnn(num_classes=7, dropout=0.25, seed=0, dtype=np.float32):
     ])
 
 
-ARCHITECTURES = {"report": report_cnn, "small": small_cnn}
+# (channels, convolutions) of each stage.
+VGG_BN_STAGES = ((32, 1), (64, 2), (128, 2), (256, 2))
+
+
+def vgg_bn_cnn(num_classes=7, dropout=0.4, seed=0, dtype=np.float32, conv_algorithm="auto", stages=VGG_BN_STAGES,
+               hidden=256):
+    """A VGG-style network with batch normalisation, sized for training on two CPU cores.
+
+    Four stages of 3x3 'same' convolutions, each followed by BatchNorm and ReLU, and a
+    2x2 max pooling that halves the image at the end of each stage:
+        (1, 48, 48) -> 1 conv 32 -> (32, 24, 24) -> 2 conv 64 -> (64, 12, 12)
+        -> 2 conv 128 -> (128, 6, 6) -> 2 conv 256 -> (256, 3, 3)
+        -> Flatten 2304 -> Dense 256 -> BatchNorm1D -> ReLU -> Dropout -> Dense num_classes
+    The first stage has one convolution, as in VGG's smallest configuration (A): a second
+    one at full 48x48 resolution would cost a quarter of the training step.
+    The convolutions keep their bias although the BatchNorm after each one cancels it in
+    training (it subtracts the channel's mean; the bias's gradient is zero): folding the
+    BatchNorm into the convolution for inference needs a bias to put its shift in.
+    Weights: He normal, the initialisation made for ReLU networks.
+    """
+    rng = np.random.default_rng(seed)
+    conv = dict(rng=rng, dtype=dtype, algorithm=conv_algorithm, padding="same", init="he_normal")
+    layers, channels = [], 1
+    for width, convolutions in stages:
+        for _ in range(convolutions):
+            layers += [Conv2D(channels, width, 3, **conv), BatchNorm2D(width, dtype=dtype), ReLU()]
+            channels = width
+        layers.append(MaxPool2D(2))
+    side = 48 // 2 ** len(stages)
+    layers += [
+        Flatten(),
+        Dense(channels * side * side, hidden, rng=rng, dtype=dtype, init="he_normal"),
+        BatchNorm1D(hidden, dtype=dtype), ReLU(),
+        Dropout(dropout, rng=rng),
+        Dense(hidden, num_classes, rng=rng, dtype=dtype),
+    ]
+    return Sequential(layers)
+
+
+ARCHITECTURES = {"report": report_cnn, "small": small_cnn, "vgg_bn": vgg_bn_cnn}

@@ -10,16 +10,19 @@ import numpy as np
 
 
 class Optimizer:
-    def __init__(self, lr, weight_decay=0.0):
+    """no_decay: names of parameters weight decay leaves alone (Sequential.no_weight_decay())."""
+
+    def __init__(self, lr, weight_decay=0.0, no_decay=()):
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
+        self.no_decay = frozenset(no_decay)
         self.steps = 0
         self.state = {}   # name -> {slot: array}
 
     def step(self, named_parameters):
         self.steps += 1
         for name, param, grad in named_parameters:
-            if self.weight_decay:
+            if self.weight_decay and name not in self.no_decay:
                 grad = grad + self.weight_decay * param
             self._update(name, param, grad)
 
@@ -51,15 +54,15 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """SGD(lr, momentum=0, nesterov=False, weight_decay=0)
+    """SGD(lr, momentum=0, nesterov=False, weight_decay=0, no_decay=())
 
         v = momentum * v + g
         p -= lr * (g + momentum * v)   if nesterov,   else   p -= lr * v
     With momentum 0 this is plain gradient descent, p -= lr * g.
     """
 
-    def __init__(self, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
-        super().__init__(lr, weight_decay)
+    def __init__(self, lr, momentum=0.0, nesterov=False, weight_decay=0.0, no_decay=()):
+        super().__init__(lr, weight_decay, no_decay)
         if nesterov and momentum <= 0:
             raise ValueError("nesterov needs a momentum > 0")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
@@ -76,7 +79,7 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)  (Kingma & Ba 2015)
+    """Adam(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, no_decay=())  (Kingma & Ba 2015)
 
         m = b1 * m + (1 - b1) * g            v = b2 * v + (1 - b2) * g^2
         p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
@@ -84,8 +87,8 @@ class Adam(Optimizer):
     1 - b^t undoes their bias towards the zeros they start from.
     """
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(lr, weight_decay)
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, no_decay=()):
+        super().__init__(lr, weight_decay, no_decay)
         self.beta1, self.beta2 = (float(b) for b in betas)
         self.eps = float(eps)
 

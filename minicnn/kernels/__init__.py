@@ -7,6 +7,8 @@
     maxpool_backward(dout, argmax, x_shape, ph, pw, stride) -> dx (N, C, H, W)
     maxpool(x, ph, pw, stride)                     -> out alone, for inference
     relu_forward(x), relu_backward(dout, out)      max(x, 0) and its gradient
+    batchnorm_*                                    batch normalisation's per-channel passes
+                                                   over (N, C, L) (see batchnorm_numpy)
     winograd_*                                     the transforms of a Winograd F(m, r)
                                                    convolution and their adjoints
                                                    (shapes in winograd_numpy)
@@ -28,6 +30,8 @@ _MODULES = {
     ("pool", "numba"): "minicnn.kernels.pool_numba",
     ("relu", "numpy"): "minicnn.kernels.relu_numpy",
     ("relu", "numba"): "minicnn.kernels.relu_numba",
+    ("batchnorm", "numpy"): "minicnn.kernels.batchnorm_numpy",
+    ("batchnorm", "numba"): "minicnn.kernels.batchnorm_numba",
     ("winograd", "numpy"): "minicnn.kernels.winograd_numpy",
     ("winograd", "numba"): "minicnn.kernels.winograd_numba",
 }
@@ -63,6 +67,22 @@ def relu_forward(x):
 
 def relu_backward(dout, out):
     return _module("relu").relu_backward(dout, out)
+
+
+def batchnorm_stats(x):
+    return _module("batchnorm").channel_stats(x)
+
+
+def batchnorm_scale_shift(x, scale, shift):
+    return _module("batchnorm").scale_shift(x, scale, shift)
+
+
+def batchnorm_grad_sums(dout, x, mean):
+    return _module("batchnorm").channel_grad_sums(dout, x, mean)
+
+
+def batchnorm_input_gradient(dout, x, mean, k, j, i):
+    return _module("batchnorm").input_gradient(dout, x, mean, k, j, i)
 
 
 def winograd_filter_transform(weights, m):

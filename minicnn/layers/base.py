@@ -4,16 +4,22 @@
     dx = layer.backward(dout)          dL/dx from dL/dout; fills layer.grads, never writes into dout
 
 `params` and `grads` are dicts of arrays with the same keys and shapes ("W", "b");
-optimizers update `params` in place from `grads`. `config()` returns the constructor
-arguments, so that a model file can rebuild the layer.
+optimizers update `params` in place from `grads`. `state` holds arrays a layer learns
+without gradients (BatchNorm's running statistics): saved and loaded with the
+parameters, never touched by an optimizer. `no_weight_decay` names the parameters
+weight decay must leave alone. `config()` returns the constructor arguments, so that a
+model file can rebuild the layer.
 """
 import numpy as np
 
 
 class Layer:
+    no_weight_decay = ()
+
     def __init__(self):
         self.params = {}
         self.grads = {}
+        self.state = {}
 
     def forward(self, x, training=False):
         raise NotImplementedError
@@ -37,6 +43,8 @@ class Layer:
         for key in self.params:
             self.params[key] = self.params[key].astype(dtype)
             self.grads[key] = np.zeros_like(self.params[key])
+        for key in self.state:
+            self.state[key] = self.state[key].astype(dtype)
         return self
 
     def __repr__(self):
