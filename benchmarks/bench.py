@@ -1,15 +1,21 @@
-"""Side-by-side speed of minicnn (numba and numpy backends) and PyTorch on the report's network.
+"""Side-by-side speed of minicnn (numba and numpy backends), PyTorch and ONNX Runtime on the shipped networks.
 
-    python benchmarks/bench.py                   # the table
+    python benchmarks/bench.py                   # the tables: the report's network and vgg_bn
     python benchmarks/bench.py --json out.json   # and the figures for scripts
+    python benchmarks/bench.py --arch vgg_bn     # one network only
     python benchmarks/bench.py --layers          # where the time goes: each layer, im2col vs auto
 
 Every figure comes from this one run, each measured in a fresh subprocess (so that peak
 memory belongs to one measurement), with the same batch and the same number of threads
-for every framework. PyTorch is measured where it is installed (pip install -e ".[torch]").
+for every framework. PyTorch is measured where it is installed (pip install -e ".[torch]"),
+ONNX Runtime, for inference only, on the same weights exported by minicnn.onnx_export
+where the onnx extra is (pip install -e ".[onnx]").
 Reported: training images/s (forward, backward, Adam step; batch 64), inference latency
 at batch 1 and images/s at batch 256, the machine's float32 matrix-multiply rate and the
 share of it our training step reaches, peak memory of training, and the video pipeline.
+For a network with BatchNorm, inference is also measured with the BatchNorms folded into
+the convolutions before them (minicnn.fold), as the app runs it, and ONNX Runtime runs
+the export with the BatchNorms folded too.
 """
 import argparse
 import json
@@ -28,6 +34,8 @@ from minicnn.io import atomic_write  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 64
+# Frameworks measured for inference only; the others for training too.
+INFERENCE_ONLY = {"onnxruntime"}
 
 
 def median_seconds(fn, repeats, min_seconds=0.0):
@@ -48,15 +56,16 @@ def peak_rss_mb():
 
 # --- workers: each runs in its own process and prints one JSON line ------------------
 
-def worker_minicnn(task, backend, threads):
+def worker_minicnn(task, backend, arch, threads):
     import numpy as np
     import minicnn
-    from minicnn.models import report_cnn
+    from minicnn.fold import fold_batchnorm
+    from minicnn.models import ARCHITECTURES
     minicnn.set_backend(backend)
     if backend == "numba":
         import numba
         numba.set_num_threads(threads)
-    model = report_cnn(seed=0)
+    model = ARCHITECTURES[arch](seed=0)
     rng = np.random.default_rng(0)
     if task == "train":
         x = rng.random((BATCH,) + INPUT_SHAPE, dtype=np.float32)
@@ -71,6 +80,14 @@ def worker_minicnn(task, backend, threads):
         return {"images_per_s": BATCH / seconds, "peak_rss_mb": peak_rss_mb()}
     x1 = rng.random((1,) + INPUT_SHAPE, dtype=np.float32)
     x256 = rng.random((256,) + INPUT_SHAPE, dtype=np.float32)
+    result = inference_speed(model, x1, x256)
+    folded = fold_batchnorm(model)
+    if len(folded.layers) < len(model.layers):
+        result |= {f"{key}_folded": value for key, value in inference_speed(folded, x1, x256).items()}
+    return result
+
+
+def inference_speed(model, x1, x256):
     latency = median_seconds(lambda: model.predict_proba(x1), repeats=50, min_seconds=1.0)
     batch_seconds = median_seconds(lambda: model.predict_proba(x256), repeats=3)
     return {"latency_ms_b1": latency * 1000, "images_per_s_b256": 256 / batch_seconds}
@@ -127,12 +144,12 @@ def layers_table(rows):
     return "\n".join(lines)
 
 
-def worker_torch(task, threads):
+def worker_torch(task, arch, threads):
     import torch
     torch.set_num_threads(threads)
     from benchmarks.torch_twin import torch_twin
-    from minicnn.models import report_cnn
-    model = torch_twin(report_cnn(seed=0))
+    from minicnn.models import ARCHITECTURES
+    model = torch_twin(ARCHITECTURES[arch](seed=0))
     if task == "train":
         x, y = torch.rand(BATCH, *INPUT_SHAPE), torch.randint(0, 7, (BATCH,))
         optimizer = torch.optim.Adam(model.parameters(), 1e-3)
@@ -151,6 +168,32 @@ def worker_torch(task, threads):
     return {"latency_ms_b1": latency * 1000, "images_per_s_b256": 256 / batch_seconds}
 
 
+def worker_onnxruntime(arch, threads):
+    """Inference of the network exported to ONNX (minicnn.onnx_export), run by ONNX Runtime."""
+    import numpy as np
+    import onnxruntime
+    from minicnn.fold import fold_batchnorm
+    from minicnn.models import ARCHITECTURES
+    from minicnn.onnx_export import INPUT_NAME, to_onnx
+    model = ARCHITECTURES[arch](seed=0)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    rng = np.random.default_rng(0)
+    x1 = rng.random((1,) + INPUT_SHAPE, dtype=np.float32)
+    x256 = rng.random((256,) + INPUT_SHAPE, dtype=np.float32)
+
+    def speed(fold):
+        session = onnxruntime.InferenceSession(to_onnx(model, INPUT_SHAPE, fold=fold).SerializeToString(), options,
+                                               providers=["CPUExecutionProvider"])
+        latency = median_seconds(lambda: session.run(None, {INPUT_NAME: x1}), repeats=50, min_seconds=1.0)
+        batch_seconds = median_seconds(lambda: session.run(None, {INPUT_NAME: x256}), repeats=3)
+        return {"latency_ms_b1": latency * 1000, "images_per_s_b256": 256 / batch_seconds}
+    result = speed(fold=False)
+    if len(fold_batchnorm(model).layers) < len(model.layers):
+        result |= {f"{key}_folded": value for key, value in speed(fold=True).items()}
+    return result
+
+
 def worker_sgemm(threads):
     """float32 matrix-multiply rate with numpy's BLAS, at a size where it peaks."""
     import numpy as np
@@ -165,12 +208,13 @@ def worker_video(threads):
     return measure_video_fps()
 
 
-def training_flops_per_image():
-    """Multiply-adds x 2 of one forward, backward (weights and inputs) pass of the report network."""
+def training_flops_per_image(arch):
+    """Multiply-adds x 2 of one forward, backward (weights and inputs) pass of a network's
+    convolutions and dense layers."""
     from minicnn import Conv2D, Dense
-    from minicnn.models import report_cnn
+    from minicnn.models import ARCHITECTURES
     shape, forward, input_grads = INPUT_SHAPE, 0, 0
-    for index, layer in enumerate(report_cnn().layers):
+    for index, layer in enumerate(ARCHITECTURES[arch]().layers):
         out = layer.output_shape(shape)
         if isinstance(layer, Conv2D):
             flops = 2 * layer.params["W"].size * out[1] * out[2]
@@ -195,8 +239,8 @@ def run_worker(args, threads):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def torch_available():
-    return subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode == 0
+def importable(*modules):
+    return subprocess.run([sys.executable, "-c", f"import {', '.join(modules)}"], capture_output=True).returncode == 0
 
 
 def median_of_rounds(results):
@@ -207,35 +251,46 @@ def median_of_rounds(results):
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
-def collect(threads, with_video, rounds):
-    frameworks = ["numba", "numpy"] + (["torch"] if torch_available() else [])
+def collect(threads, with_video, rounds, archs):
+    optional = {"torch": importable("torch"), "onnxruntime": importable("onnx", "onnxruntime")}
+    frameworks = ["numba", "numpy"] + [name for name, available in optional.items() if available]
     results = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                f"{platform.processor() or platform.platform()}", "threads": threads, "batch": BATCH,
-               "rounds": rounds}
+               "rounds": rounds, "networks": {}, "not_installed": [name for name, ok in optional.items() if not ok]}
+    results["sgemm_gflops"] = run_worker(["sgemm"], threads)["gflops"]
+    for arch in archs:
+        results["networks"][arch] = collect_network(arch, frameworks, threads, rounds, results["sgemm_gflops"])
+    results["video_fps"] = run_worker(["video"], threads).get("fps") if with_video else None
+    return results
+
+
+def collect_network(arch, frameworks, threads, rounds, sgemm_gflops):
     # The frameworks take turns, round after round, and each figure is the median over the
     # rounds: a shared virtual machine's speed drifts by 10-20% over minutes, and turns
     # spread that drift over every framework instead of charging it to one.
-    train_runs, infer_runs = {n: [] for n in frameworks}, {n: [] for n in frameworks}
+    trained = [n for n in frameworks if n not in INFERENCE_ONLY]
+    train_runs, infer_runs = {n: [] for n in trained}, {n: [] for n in frameworks}
     for round_number in range(rounds):
         for name in frameworks:
-            kind = ["torch"] if name == "torch" else ["minicnn", name]
-            print(f"round {round_number + 1}/{rounds}: measuring {name} ...", file=sys.stderr, flush=True)
-            train_runs[name].append(run_worker([*kind, "train"], threads))
-            infer_runs[name].append(run_worker([*kind, "infer"], threads))
-    train = {n: median_of_rounds(train_runs[n]) for n in frameworks}
+            kind = [name] if name in ("torch", "onnxruntime") else ["minicnn", name]
+            print(f"{arch}, round {round_number + 1}/{rounds}: measuring {name} ...", file=sys.stderr, flush=True)
+            if name in train_runs:
+                train_runs[name].append(run_worker([*kind, "train", arch], threads))
+            infer_runs[name].append(run_worker([*kind, "infer", arch], threads))
+    train = {n: median_of_rounds(train_runs[n]) for n in trained}
     infer = {n: median_of_rounds(infer_runs[n]) for n in frameworks}
-    results["train_images_per_s"] = {n: train[n].get("images_per_s") for n in frameworks}
-    results["peak_rss_mb"] = {n: train[n].get("peak_rss_mb") for n in frameworks if n != "numpy"}
-    results["infer_latency_ms_b1"] = {n: infer[n].get("latency_ms_b1") for n in frameworks}
-    results["infer_images_per_s_b256"] = {n: infer[n].get("images_per_s_b256") for n in frameworks}
-    results["errors"] = {n: r["error"] for n, r in {**train, **infer}.items() if "error" in r}
-    results["sgemm_gflops"] = run_worker(["sgemm"], threads)["gflops"]
-    results["train_flops_per_image"] = training_flops_per_image()
-    numba_rate = results["train_images_per_s"]["numba"]
-    results["train_fraction_of_sgemm"] = (numba_rate * results["train_flops_per_image"] / 1e9
-                                          / results["sgemm_gflops"]) if numba_rate else None
-    results["video_fps"] = run_worker(["video"], threads).get("fps") if with_video else None
-    return results
+    network = {"train_images_per_s": {n: train[n].get("images_per_s") for n in trained},
+               "peak_rss_mb": {n: train[n].get("peak_rss_mb") for n in trained if n != "numpy"}}
+    for key in ("latency_ms_b1", "images_per_s_b256", "latency_ms_b1_folded", "images_per_s_b256_folded"):
+        values = {n: infer[n][key] for n in frameworks if key in infer[n]}
+        if values:
+            network[f"infer_{key}"] = values
+    network["errors"] = {n: r["error"] for n, r in {**train, **infer}.items() if "error" in r}
+    network["train_flops_per_image"] = training_flops_per_image(arch)
+    numba_rate = network["train_images_per_s"]["numba"]
+    network["train_fraction_of_sgemm"] = (numba_rate * network["train_flops_per_image"] / 1e9
+                                          / sgemm_gflops) if numba_rate else None
+    return network
 
 
 def ratio(value, reference):
@@ -243,35 +298,52 @@ def ratio(value, reference):
 
 
 def table(results):
+    """Markdown: one table per network, then the machine-wide figures."""
+    lines = [f"Date {results['date']}; machine {results['machine']}; {results['threads']} threads; batch {BATCH}; "
+             f"medians of {results.get('rounds', 1)} rounds. Ratios are speed ratios: above 1 means minicnn is "
+             "faster (or, for memory, smaller)."]
+    for arch, network in results["networks"].items():
+        lines += ["", f"**{arch}**", "", network_table(network, results["sgemm_gflops"])]
+    lines += ["", f"float32 matrix multiply (numpy BLAS, 2048^3): {results['sgemm_gflops']:.1f} GFLOP/s."]
+    if results.get("not_installed"):
+        installs = {"torch": 'PyTorch (pip install -e ".[torch]")',
+                    "onnxruntime": 'ONNX Runtime (pip install -e ".[onnx]")'}
+        lines.append("Not installed, so not measured: "
+                     + ", ".join(installs[n] for n in results["not_installed"]) + ".")
+    if results.get("video_fps"):
+        lines.append(f"Video pipeline (decode, detect, classify, draw, encode; 640x480, one face): "
+                     f"{results['video_fps']:.1f} frames/s.")
+    return "\n".join(lines)
+
+
+def network_table(network, sgemm_gflops):
     def row(label, key, unit, fmt="{:.1f}", lower_is_better=False):
-        values = results[key]
-        cells = [fmt.format(values[n]) if values.get(n) else "-" for n in ("numba", "numpy", "torch")]
-        torch_value = values.get("torch")
-        ratios = [ratio(torch_value, values.get(n)) if lower_is_better else ratio(values.get(n), torch_value)
-                  for n in ("numba", "numpy")]
+        values = network[key]
+        cells = [fmt.format(values[n]) if values.get(n) else "-" for n in ("numba", "numpy", "torch", "onnxruntime")]
+        ratios = [ratio(values.get(reference), values.get(n)) if lower_is_better
+                  else ratio(values.get(n), values.get(reference))
+                  for n, reference in (("numba", "torch"), ("numpy", "torch"), ("numba", "onnxruntime"))]
         return f"| {label} ({unit}) | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |"
 
-    lines = [f"Date {results['date']}; machine {results['machine']}; {results['threads']} threads; batch {BATCH}; "
-             f"medians of {results.get('rounds', 1)} rounds.",
-             "",
-             "| measure | minicnn numba | minicnn numpy | PyTorch | numba / PyTorch | numpy / PyTorch |",
-             "|---|---|---|---|---|---|",
+    lines = ["| measure | minicnn numba | minicnn numpy | PyTorch | ONNX Runtime | numba / PyTorch | numpy / PyTorch "
+             "| numba / ONNX Runtime |",
+             "|---|---|---|---|---|---|---|---|",
              row("training, fwd+bwd+Adam", "train_images_per_s", "images/s"),
              row("inference latency, batch 1", "infer_latency_ms_b1", "ms", "{:.2f}", lower_is_better=True),
-             row("inference, batch 256", "infer_images_per_s_b256", "images/s"),
-             row("peak memory, training step", "peak_rss_mb", "MB", "{:.0f}", lower_is_better=True),
-             "",
-             "Ratios are speed ratios: above 1 means minicnn is faster (or, for memory, smaller).",
-             f"float32 matrix multiply (numpy BLAS, 2048^3): {results['sgemm_gflops']:.1f} GFLOP/s; "
-             f"counted as direct convolutions, the training step does {results['train_flops_per_image'] / 1e9:.2f} "
-             f"GFLOP per image: the numba step's equivalent rate is {results['train_fraction_of_sgemm']:.0%} of the "
-             "matrix-multiply rate (Winograd layers do fewer multiplications than counted)."
-             if results["train_fraction_of_sgemm"] else "",
-             f"Video pipeline (decode, detect, classify, draw, encode; 640x480, one face): "
-             f"{results['video_fps']:.1f} frames/s." if results.get("video_fps") else ""]
-    if results["errors"]:
-        lines.append(f"Failed: {results['errors']}")
-    return "\n".join(line for line in lines if line is not None)
+             row("inference, batch 256", "infer_images_per_s_b256", "images/s")]
+    if "infer_latency_ms_b1_folded" in network:
+        lines += [row("inference latency, batch 1, BatchNorm folded", "infer_latency_ms_b1_folded", "ms", "{:.2f}",
+                      lower_is_better=True),
+                  row("inference, batch 256, BatchNorm folded", "infer_images_per_s_b256_folded", "images/s")]
+    lines.append(row("peak memory, training step", "peak_rss_mb", "MB", "{:.0f}", lower_is_better=True))
+    if network["train_fraction_of_sgemm"]:
+        lines += ["", f"Counted as direct convolutions, the training step does "
+                      f"{network['train_flops_per_image'] / 1e9:.2f} GFLOP per image: the numba step's equivalent "
+                      f"rate is {network['train_fraction_of_sgemm']:.0%} of the matrix-multiply rate "
+                      f"({sgemm_gflops:.0f} GFLOP/s; Winograd layers do fewer multiplications than counted)."]
+    if network["errors"]:
+        lines.append(f"Failed: {network['errors']}")
+    return "\n".join(lines)
 
 
 def main():
@@ -282,14 +354,17 @@ def main():
     parser.add_argument("--rounds", type=int, default=3,
                         help="times every framework is measured, taking turns; figures are medians (default 3)")
     parser.add_argument("--layers", action="store_true", help="only time each layer, im2col against auto")
+    parser.add_argument("--arch", nargs="+", default=["report", "vgg_bn"], help="networks to measure")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         kind, *rest = args.worker
         if kind == "minicnn":
-            result = worker_minicnn(rest[1], rest[0], args.threads)
+            result = worker_minicnn(rest[1], rest[0], rest[2], args.threads)
         elif kind == "torch":
-            result = worker_torch(rest[0], args.threads)
+            result = worker_torch(rest[0], rest[1], args.threads)
+        elif kind == "onnxruntime":
+            result = worker_onnxruntime(rest[1], args.threads)
         elif kind == "sgemm":
             result = worker_sgemm(args.threads)
         elif kind == "layers":
@@ -302,7 +377,7 @@ def main():
         rows = run_worker(["layers"], args.threads)
         print(f"failed: {rows['error']}" if "error" in rows else layers_table(rows))
         return
-    results = collect(args.threads, with_video=not args.no_video, rounds=args.rounds)
+    results = collect(args.threads, with_video=not args.no_video, rounds=args.rounds, archs=args.arch)
     print(table(results))
     if args.json:
         with atomic_write(args.json, "w") as f:

@@ -21,6 +21,13 @@ def torch_twin(model):
             linear.weight.data = torch.from_numpy(layer.params["W"].T.copy())   # torch keeps (out, in)
             linear.bias.data = torch.from_numpy(layer.params["b"].copy())
             modules.append(linear)
+        elif name in ("BatchNorm2D", "BatchNorm1D"):
+            norm = getattr(nn, name.replace("D", "d"))(layer.num_features, eps=layer.eps, momentum=layer.momentum)
+            norm.weight.data = torch.from_numpy(layer.params["gamma"].copy())
+            norm.bias.data = torch.from_numpy(layer.params["beta"].copy())
+            norm.running_mean.data = torch.from_numpy(layer.state["running_mean"].copy())
+            norm.running_var.data = torch.from_numpy(layer.state["running_var"].copy())
+            modules.append(norm)
         elif name == "MaxPool2D":
             modules.append(nn.MaxPool2d(layer.pool_size, layer.stride))
         elif name == "Dropout":

@@ -15,7 +15,6 @@ are ignored, as are files that are not images.
 """
 import csv
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from tqdm import tqdm
 from fer_app.labels import EMOTIONS
 from fer_app.preprocess import IMAGE_EXTENSIONS, INPUT_SIZE, read_image, to_gray, to_input_size
 from minicnn.io import atomic_write
+from minicnn.npzfile import ModelFileError, read_npz
 
 # fer2013.csv numbers the classes in its own order; the label we store is the position
 # of the class's name in EMOTIONS.
@@ -125,13 +125,12 @@ def save_cache(path, data):
 def load_cache(path):
     """Cache .npz written by save_cache -> data {split: (images uint8 (N, 48, 48), labels int64 (N,))}."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path}: not a readable cache .npz ({error})") from error
+        arrays = read_npz(path)
+    except ModelFileError as error:
+        raise DataError(f"not a readable cache: {error}") from None
     class_names = arrays.pop("class_names", None)
-    if class_names is None or tuple(class_names.tolist()) != EMOTIONS:
-        found = "none" if class_names is None else ",".join(class_names.tolist())
+    if class_names is None or tuple(map(str, class_names.reshape(-1).tolist())) != EMOTIONS:
+        found = "none" if class_names is None else ",".join(map(str, class_names.reshape(-1).tolist()))
         raise DataError(f"{path}: class order {found} differs from EMOTIONS {','.join(EMOTIONS)}; "
                         f"re-import it with python -m data_tools.import_fer2013")
     splits = sorted({key.rsplit(".", 1)[0] for key in arrays})
@@ -233,6 +232,8 @@ def _read_image(path):
         image = read_image(path, color=False)
     except ValueError as error:
         raise _Unusable(str(error)) from None
+    except OSError as error:      # unreadable: permission denied, vanished, a device error
+        raise _Unusable(f"{path}: {error.strerror or error}") from None
     if image.shape == (INPUT_SIZE, INPUT_SIZE):
         return image, False
     return to_input_size(to_gray(image)), True
@@ -269,28 +270,38 @@ def _csv_rows(path):
     (Kaggle's train.csv has only emotion,pixels). A row with the wrong number of columns
     comes as (line number, None, None).
     """
-    with open(path, newline="") as file:
+    # utf-8-sig: a byte-order mark, as spreadsheet programs write, is not part of the first column's name.
+    with open(path, newline="", encoding="utf-8-sig") as file:
         reader = csv.reader(file)
-        header = [name.strip() for name in next(reader, [])]
-        missing = [name for name in ("emotion", "pixels") if name not in header]
-        if missing:
-            raise DataError(f"{path}: not a FER2013 csv, its header lacks {', '.join(missing)} "
-                            f"(expected emotion,pixels,Usage)")
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                yield reader.line_num, None, None
-                continue
-            fields = dict(zip(header, row))
-            split = path.stem.lower()
-            if "Usage" in fields:
-                usage = fields["Usage"].strip()
-                if usage not in CSV_SPLITS:
-                    raise DataError(f"{path} line {reader.line_num}: unknown Usage {usage!r}, "
-                                    f"expected one of {', '.join(CSV_SPLITS)}")
-                split = CSV_SPLITS[usage]
-            yield reader.line_num, split, fields
+        try:
+            yield from _rows_of(reader, path)
+        except UnicodeDecodeError as error:
+            raise DataError(f"{path} line {reader.line_num + 1}: not UTF-8 text ({error.reason})") from None
+        except csv.Error as error:
+            raise DataError(f"{path} line {reader.line_num}: not readable as CSV ({error})") from None
+
+
+def _rows_of(reader, path):
+    header = [name.strip() for name in next(reader, [])]
+    missing = [name for name in ("emotion", "pixels") if name not in header]
+    if missing:
+        raise DataError(f"{path}: not a FER2013 csv, its header lacks {', '.join(missing)} "
+                        f"(expected emotion,pixels,Usage)")
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != len(header):
+            yield reader.line_num, None, None
+            continue
+        fields = dict(zip(header, row))
+        split = path.stem.lower()
+        if "Usage" in fields:
+            usage = fields["Usage"].strip()
+            if usage not in CSV_SPLITS:
+                raise DataError(f"{path} line {reader.line_num}: unknown Usage {usage!r}, "
+                                f"expected one of {', '.join(CSV_SPLITS)}")
+            split = CSV_SPLITS[usage]
+        yield reader.line_num, split, fields
 
 
 def _parse_csv_row(where, fields):
@@ -304,7 +315,7 @@ def _parse_csv_row(where, fields):
         raise DataError(f"{where}: unknown CSV label {number}, expected 0..{len(CSV_CLASS_NUMBERS) - 1}")
     try:
         pixels = np.array(fields["pixels"].split(), dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise _Unusable(f"{where}: pixels are not all whole numbers") from None
     if pixels.size != _PIXELS_PER_IMAGE:
         raise _Unusable(f"{where}: {pixels.size} pixels, expected {_PIXELS_PER_IMAGE}")

@@ -22,10 +22,12 @@ the line just above their opening fence:
 
 Only the inside of such a block is rewritten. Every other ```python block of a page is an
 example: tests/test_docs.py runs them, in order, in one namespace per page, and checks that
-every generated block still equals what this script would write.
+every generated block still equals what this script would write. An example followed by a
+line "It prints:" and a ```text block must print exactly that text (printed_outputs).
 """
 import argparse
 import contextlib
+import functools
 import importlib
 import inspect
 import io
@@ -140,9 +142,76 @@ def example_blocks(text):
     return blocks
 
 
+# A python block, a blank line, "It prints:", a blank line and a text block (no line of either opens a fence).
+PRINTS = re.compile(r"^```python\n((?:(?!```).*\n)*)```\n\nIt prints:\n\n```text\n((?:(?!```).*\n)*)```[ \t]*$", re.M)
+
+
+def printed_outputs(text):
+    """{line number of the first code line: the text} of every example followed by "It prints:" and a text block.
+
+    tests/test_docs.py checks that the example prints exactly that (trailing spaces aside).
+    """
+    return {text.count("\n", 0, m.start()) + 2: m.group(2).rstrip("\n") for m in PRINTS.finditer(text)}
+
+
 def image_references(text):
     """Relative paths of the images a page shows (Markdown ![..](path) syntax)."""
     return re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)
+
+
+# --- tables from the shipped model's record (reading_results.md) -----------------------
+# Called from <!-- markdown: from docs.build import ...; ... --> blocks, so a new shipped
+# model shows up on the page as soon as this script runs.
+
+def shipped_evaluation(model_name="report"):
+    """The "evaluation" part of a shipped model's committed record (fer_app/weights/*.json)."""
+    import json
+
+    from fer_app.model_store import shipped_paths
+    return json.loads(shipped_paths(model_name)[1].read_text(encoding="utf-8"))["evaluation"]
+
+
+def shipped_history(model_name="report"):
+    import json
+
+    from fer_app.model_store import shipped_paths
+    return json.loads(shipped_paths(model_name)[1].read_text(encoding="utf-8"))["training"]["history"]
+
+
+def print_confusion_table(model_name="report"):
+    """The confusion matrix as a Markdown table: a row per true class, a column per prediction."""
+    evaluation = shipped_evaluation(model_name)
+    classes, matrix = evaluation["classes"], evaluation["confusion_matrix"]
+    print("| true \\ predicted | " + " | ".join(classes) + " | images |")
+    print("|---" * (len(classes) + 2) + "|")
+    for name, row in zip(classes, matrix):
+        cells = [f"**{count}**" if k == classes.index(name) else str(count) for k, count in enumerate(row)]
+        print(f"| {name} | " + " | ".join(cells) + f" | {sum(row)} |")
+
+
+def print_per_class_table(model_name="report"):
+    """Precision, recall, F1 and images per class from the record, with the macro average."""
+    evaluation = shipped_evaluation(model_name)
+    print("| class | precision | recall | F1 | images |")
+    print("|---|---|---|---|---|")
+    for name in evaluation["classes"]:
+        row = evaluation["per_class"][name]
+        print(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
+    print(f"| **macro average** | | | **{evaluation['macro_f1']:.3f}** | {evaluation['num_samples']} |")
+    print()
+    print(f"Accuracy: {evaluation['accuracy']:.1%} of the {evaluation['num_samples']} images of the "
+          f"{evaluation['split']} split{', each averaged with its mirror image' if evaluation.get('mirror') else ''}.")
+
+
+def print_curve_table(model_name="report", every=5):
+    """Some epochs of a shipped model's training history, as a Markdown table."""
+    history = shipped_history(model_name)
+    print("| epoch | learning rate | training loss | training accuracy | validation loss | validation accuracy |")
+    print("|---|---|---|---|---|---|")
+    for record in history:
+        if record["epoch"] == 1 or record["epoch"] % every == 0:
+            print(f"| {record['epoch']} | {record['lr']:.4f} | {record['train_loss']:.3f} | {record['train_acc']:.1%} | "
+                  f"{record['val_loss']:.3f} | {record['val_acc']:.1%} |")
 
 
 # --- pictures ----------------------------------------------------------------------------
@@ -450,20 +519,256 @@ def draw_network(name):
     _save(plt, fig, name)
 
 
-def draw_results_confusion(name):
-    """The shipped model's confusion matrix on the validation split, from its record."""
+def draw_stride_padding(name):
+    """Where a 3x3 window reads, at stride 1 without padding and at stride 2 with padding 1."""
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    from minicnn import Conv2D
+    plt, fig = _figure(9, 3.6)
+    axes = fig.subplots(1, 2)
+    for ax, (stride, pad) in zip(axes, [(1, 0), (2, 1)]):
+        _, oh, ow = Conv2D(1, 1, 3, stride=stride, padding=pad).output_shape((1, 5, 5))
+        size = 5 + 2 * pad
+        values = np.zeros((size, size))
+        values[pad:pad + 5, pad:pad + 5] = np.arange(1, 26).reshape(5, 5)
+        colours = [["#dddddd" if not (pad <= r < pad + 5 and pad <= c < pad + 5) else "white" for c in range(size)]
+                   for r in range(size)]
+        _grid(ax, values, f"stride {stride}, padding {pad}: 5x5 in, {oh}x{ow} out")
+        for r in range(size):
+            for c in range(size):
+                ax.add_patch(Rectangle((c, size - 1 - r), 1, 1, facecolor=colours[r][c], edgecolor="#555555",
+                                       linewidth=0.8, zorder=0))
+        for k, (p, q) in enumerate([(0, 0), (0, 1), (1, 0)]):          # output (p, q) reads rows stride*p .. +3
+            inset = 0.08 + 0.08 * k
+            ax.add_patch(Rectangle((stride * q + inset, size - stride * p - 3 + inset), 3 - 2 * inset, 3 - 2 * inset,
+                                   fill=False, edgecolor=WINDOW_COLOURS[k], linewidth=2))
+            ax.text(size + 0.3, size - 0.6 - 0.8 * k, f"out[{p}, {q}]", color=WINDOW_COLOURS[k], va="center")
+        ax.set_xlim(-0.1, size + 2.6)
+    _save(plt, fig, name)
+
+
+def receptive_fields():
+    """The receptive field of the centre output value after each conv and pool layer of report_cnn.
+
+    Measured, not computed from a formula: the report's kernel sizes and pools with one channel,
+    all weights 1, no ReLU (positive inputs make every value depend on every pixel it reads);
+    raising one input pixel changes the centre output value exactly when the pixel is in its field.
+    Returns [(layer name, output side, (first row, first column, end row, end column) of the field)].
+    """
+    import numpy as np
+
+    from minicnn import Conv2D, get_backend, set_backend
+    from minicnn.models import report_cnn
+    layers = []
+    for layer in report_cnn().layers:
+        if type(layer).__name__ == "Conv2D":
+            conv = Conv2D(1, 1, layer.kernel_size[0], stride=layer.stride, padding=layer.padding, dtype=np.float64)
+            conv.params["W"][...] = 1
+            layers.append(("Conv2D %dx%d" % layer.kernel_size, conv))
+        elif type(layer).__name__ == "MaxPool2D":
+            layers.append(("MaxPool2D", layer))
+        elif type(layer).__name__ == "Flatten":
+            break
+    # The fields are squares around row and column 24, so poking those two lines of pixels
+    # finds their edges: image k < 48 raises pixel (24, k), image 48 + k pixel (k, 24).
+    base = np.ones((1, 1, 48, 48))
+    poked = np.ones((96, 1, 48, 48))
+    poked[np.arange(48), 0, 24, np.arange(48)] += 100
+    poked[48 + np.arange(48), 0, np.arange(48), 24] += 100
+    fields, a, b = [], base, poked
+    previous = get_backend()
+    set_backend("numpy")                 # float64, one channel: not worth compiling numba kernels for
+    try:
+        for label, layer in layers:
+            a, b = layer.forward(a), layer.forward(b)
+            centre = a.shape[2] // 2, a.shape[3] // 2
+            changed = b[:, 0, centre[0], centre[1]] != a[0, 0, centre[0], centre[1]]
+            cols, rows = np.nonzero(changed[:48])[0], np.nonzero(changed[48:])[0]
+            fields.append((label, a.shape[2], (int(rows.min()), int(cols.min()), int(rows.max()) + 1,
+                                               int(cols.max()) + 1)))
+    finally:
+        set_backend(previous)
+    return fields
+
+
+def draw_receptive_field(name):
+    """The input pixels one centre value sees, after each conv and pool layer of report_cnn."""
+    from matplotlib.patches import Rectangle
+    fields = receptive_fields()
+    plt, fig = _figure(5.2, 5.2)
+    ax = fig.subplots()
+    ax.add_patch(Rectangle((0, 0), 48, 48, facecolor="#f4f4f4", edgecolor="#555555"))
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
+    for k, (label, size, (r0, c0, r1, c1)) in enumerate(fields):
+        ax.add_patch(Rectangle((c0, 48 - r1), c1 - c0, r1 - r0, fill=False, edgecolor=colours[k % 6], linewidth=1.6))
+        ax.text(49, 47 - 3.2 * k, f"{label} ({size}x{size} out): {r1 - r0}x{c1 - c0} pixels",
+                color=colours[k % 6], fontsize=8, va="top")
+    ax.set_xlim(-1, 49)
+    ax.set_ylim(-1, 49)
+    ax.set_aspect("equal")
+    ax.set_xticks([0, 24, 48])
+    ax.set_yticks([0, 24, 48], ["48", "24", "0"])
+    ax.set_title("receptive field of the centre value, on the 48x48 input")
+    _save(plt, fig, name)
+
+
+def draw_conv_backward(name):
+    """Conv2D.backward sends each gradient value back over the window that produced it, times the kernel."""
+    import numpy as np
+
+    from minicnn import Conv2D
+    layer = Conv2D(1, 1, 3, dtype=np.float64)
+    layer.params["W"][...] = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    layer.forward(np.zeros((1, 1, 5, 5)), training=True)
+    douts, dxs = [], []
+    for positions in ([(0, 0)], [(1, 2)], [(0, 0), (1, 2)]):
+        dout = np.zeros((1, 1, 3, 3))
+        for p, q in positions:
+            dout[0, 0, p, q] = 1
+        douts.append(dout[0, 0])
+        dxs.append(layer.backward(dout)[0, 0])
+    plt, fig = _figure(10, 4.6)
+    grid = fig.add_gridspec(2, 4, height_ratios=[3, 5])
+    _grid(fig.add_subplot(grid[:, 0]), layer.params["W"][0, 0], "kernel W (3x3)")
+    for k, (dout, dx) in enumerate(zip(douts, dxs)):
+        hot = [[_tint(WINDOW_COLOURS[k], 0.5) if dout[r, c] else "white" for c in range(3)] for r in range(3)]
+        _grid(fig.add_subplot(grid[0, k + 1]), dout, "dout" if k < 2 else "dout: both", hot)
+        reached = [[_tint(WINDOW_COLOURS[k], 0.7) if dx[r, c] else "white" for c in range(5)] for r in range(5)]
+        _grid(fig.add_subplot(grid[1, k + 1]), dx, "dx = backward(dout)" if k < 2 else "dx: the sum", reached)
+    _save(plt, fig, name)
+
+
+def shipped_face():
+    """The astronaut's face (the box the app's tests take as hers), as the shipped model sees it: (1, 1, 48, 48)."""
+    import cv2
+    from skimage.data import astronaut
+
+    from fer_app.preprocess import crop_face, normalize
+    photo = cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR)
+    return normalize(crop_face(photo, (177, 66, 95, 95))[None])
+
+
+def draw_shipped_filters(name):
+    """The 64 5x5 filters of the shipped model's first convolution, each scaled to its own range."""
+    from fer_app.model_store import load_model
+    weights = load_model("report").layers[0].params["W"]
+    plt, fig = _figure(6, 6)
+    for k, ax in enumerate(fig.subplots(8, 8).ravel()):
+        ax.imshow(weights[k, 0], cmap="gray", interpolation="nearest")
+        ax.axis("off")
+    fig.suptitle("shipped model, layer 0: 64 filters of 5x5, each from its lowest weight (black) to its highest (white)", fontsize=8)
+    _save(plt, fig, name)
+
+
+def draw_feature_maps(name):
+    """One face through the shipped model: the input and the first 8 maps after layers 1, 3, 7 and 10."""
+    from fer_app.labels import EMOTIONS
+    from fer_app.model_store import load_model
+    model = load_model("report")
+    x = shipped_face()
+    outputs = []
+    for layer in model.layers:
+        x = layer.forward(x)
+        outputs.append(x)
+    shown = [1, 3, 7, 10]
+    plt, fig = _figure(9, 5.2)
+    grid = fig.add_gridspec(len(shown), 9)
+    face = fig.add_subplot(grid[:2, 0])
+    face.imshow(shipped_face()[0, 0], cmap="gray")
+    face.set_title("input, 48x48", fontsize=8)
+    face.axis("off")
+    probs = outputs[-1]
+    from minicnn import softmax
+    probs = softmax(probs)[0]
+    text = fig.add_subplot(grid[2:, 0])
+    text.axis("off")
+    text.text(0, 1, "model says:\n" + "\n".join(f"{EMOTIONS[k]} {probs[k]:.2f}" for k in probs.argsort()[::-1][:3]),
+              va="top", fontsize=8)
+    for row, index in enumerate(shown):
+        maps = outputs[index][0]
+        layer = model.layers[index]
+        for k in range(8):
+            ax = fig.add_subplot(grid[row, k + 1])
+            ax.imshow(maps[k], cmap="viridis", interpolation="nearest")
+            ax.axis("off")
+            if k == 0:
+                ax.set_title(f"after layer {index} ({type(layer).__name__}): {maps.shape[1]}x{maps.shape[2]}, "
+                             f"maps 0-7 of {maps.shape[0]}", fontsize=8, loc="left")
+    _save(plt, fig, name)
+
+
+def run_examples(page_name):
+    """The namespace a page's examples leave behind, run in order as tests/test_docs.py runs them."""
+    page = DOCS / page_name
+    namespace = {"__name__": f"docs_{page.stem}"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for line, code in example_blocks(page.read_text(encoding="utf-8")):
+            exec(compile("\n" * (line - 1) + code, str(page), "exec"), namespace)
+    return namespace
+
+
+@functools.lru_cache(maxsize=None)
+def first_cnn_run():
+    """What the examples of first_cnn.md compute: its data and its training history."""
+    namespace = run_examples("first_cnn.md")
+    return {key: namespace[key] for key in ("x_train", "y_train", "history")}
+
+
+def draw_first_cnn_data(name):
+    """The first eight training images of first_cnn.md, with their labels."""
+    run = first_cnn_run()
+    plt, fig = _figure(8, 1.4)
+    for k, ax in enumerate(fig.subplots(1, 8)):
+        ax.imshow(run["x_train"][k, 0], cmap="gray")
+        ax.set_title("face" if run["y_train"][k] else "not a face", fontsize=8)
+        ax.axis("off")
+    _save(plt, fig, name)
+
+
+def draw_first_cnn_curves(name):
+    """Loss and accuracies per epoch of the training run of first_cnn.md."""
+    history = first_cnn_run()["history"]
+    epochs = [record["epoch"] for record in history]
+    plt, fig = _figure(8, 2.6)
+    left, right = fig.subplots(1, 2)
+    left.plot(epochs, [record["loss"] for record in history], "o-", markersize=3)
+    left.set_yscale("log")
+    left.set_title("training loss (mean over the epoch's batches)")
+    right.plot(epochs, [record["train_accuracy"] for record in history], "o-", markersize=3, label="training images")
+    right.plot(epochs, [record["test_accuracy"] for record in history], "s--", markersize=3, label="test images")
+    right.set_ylim(0.5, 1.02)
+    right.set_title("accuracy after each epoch")
+    right.legend(frameon=False, loc="lower right")
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+    _save(plt, fig, name)
+
+
+def draw_results_confusion(model_name, name):
+    """A shipped model's confusion matrix on the validation split, from its record."""
     from fer_app.plots import confusion_matrix_figure
     from fer_app.ship import shipped_record
-    evaluation = shipped_record()["evaluation"]
+    evaluation = shipped_record(model_name)["evaluation"]
     confusion_matrix_figure(evaluation["confusion_matrix"], evaluation["classes"], IMAGES / name,
-                            title=f"shipped model, {evaluation['split']}: accuracy {evaluation['accuracy']:.1%}")
+                            title=f"{model_name}, {evaluation['split']}: accuracy {evaluation['accuracy']:.1%}")
 
 
-def draw_results_curves(name):
-    """The shipped model's training curves, from its record."""
+def draw_results_curves(model_name, name):
+    """A shipped model's training curves, from its record."""
     from fer_app.plots import training_curves
     from fer_app.ship import shipped_record
-    training_curves(shipped_record()["training"]["history"], IMAGES / name)
+    training_curves(shipped_record(model_name)["training"]["history"], IMAGES / name)
+
+
+def shipped_model_pictures():
+    """{file name: draw function} of the confusion matrix and curves of every shipped model."""
+    from fer_app.model_store import SHIPPED_MODELS
+    pictures = {}
+    for model_name in SHIPPED_MODELS:
+        pictures[f"results_{model_name}_confusion.png"] = functools.partial(draw_results_confusion, model_name)
+        pictures[f"results_{model_name}_curves.png"] = functools.partial(draw_results_curves, model_name)
+    return pictures
 
 
 PICTURES = {
@@ -475,8 +780,14 @@ PICTURES = {
     "optimizers.png": draw_optimizers,
     "initialization.png": draw_initialization,
     "gradient_checking.png": draw_gradient_checking,
-    "results_confusion.png": draw_results_confusion,
-    "results_curves.png": draw_results_curves,
+    "stride_padding.png": draw_stride_padding,
+    "receptive_field.png": draw_receptive_field,
+    "conv_backward.png": draw_conv_backward,
+    "shipped_filters.png": draw_shipped_filters,
+    "feature_maps.png": draw_feature_maps,
+    "first_cnn_data.png": draw_first_cnn_data,
+    "first_cnn_curves.png": draw_first_cnn_curves,
+    **shipped_model_pictures(),
 }
 
 

@@ -39,9 +39,9 @@ def astronaut_photo():
 def main(argv=None):
     args = parse_args(argv)
     photo = astronaut_photo()
-    recognizer = options.recognizer_from(args, options.detector_from(args))
-    _, written = annotate_images(recognizer, [(PHOTO_NAME, photo)], args.out)
-    print(f"wrote {written[0]} and {Path(args.out) / RECORDS_FILE}")
+    detector = options.detector_from(args)
+    _, written = annotate_images(options.recognizer_from(args, detector), [(PHOTO_NAME, photo)], args.out)
+    print(f"faces found by {detector.name}; wrote {written[0]} and {Path(args.out) / RECORDS_FILE}")
     return 0
 
 

@@ -1,73 +1,45 @@
-"""Face detection with the Haar cascade that ships inside opencv-python (4.x).
+"""Face detectors, and the choice of the one that runs.
 
-A box is (x, y, w, h) in pixels of the image given to detect(): top-left corner, width,
-height, ints. The cascade slides a 24x24 window over the image at every scale from
-min_size up, multiplying the scale by scale_factor each step; a face is kept where at
-least min_neighbors overlapping windows agree.
+Every detector has one interface:
+  detect(image)  BGR, BGRA or gray uint8 image (H, W[, C]) -> face boxes (x, y, w, h):
+                 ints, in the image's pixels, inside it, largest first
+  framing        a fer_app.framing.Framing: the crop the classifier gets for a box
+  name           what the commands print, so that the output says which detector ran
+
+Two are available: CenterFace, a learned detector (fer_app.centerface; its model comes
+with the `detect` extra), and OpenCV's Haar cascade (fer_app.haar; always there, finds
+upright frontal faces only). "auto" takes CenterFace where it is installed, else Haar.
 """
-from pathlib import Path
-
-import cv2
-
+from fer_app import centerface, haar
 from fer_app.cli import AppError
-from fer_app.preprocess import to_gray
+from fer_app.framing import DEFAULT_MIN_FACE
 
-CASCADE_FILE = "haarcascade_frontalface_default.xml"
-# Twice the cascade's 24 px window: smaller faces are rarely recognisable anyway.
-DEFAULT_MIN_FACE = 48
+DETECTOR_CHOICES = ("auto", "centerface", "haar")
 
 
-def cascade_path():
-    """Path of the frontal-face cascade bundled with opencv-python (opencv 5 no longer bundles it)."""
-    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
-    if folder is None or not (Path(folder) / CASCADE_FILE).is_file():
-        raise AppError(f"OpenCV {cv2.__version__} has no bundled {CASCADE_FILE}: "
-                       f'install opencv-python 4.x (pip install "opencv-python<5")')
-    return Path(folder) / CASCADE_FILE
+def available_detectors():
+    """The detectors that can run here, the preferred first: ["centerface", "haar"] or ["haar"]."""
+    return (["centerface"] if centerface.model_path() is not None else []) + ["haar"]
 
 
-class FaceDetector:
-    """Haar cascade detector: image -> boxes of every face, largest first.
+def create_detector(choice="auto", *, for_video=False, min_size=DEFAULT_MIN_FACE, detect_width=None,
+                    threshold=centerface.DEFAULT_THRESHOLD, scale_factor=1.1, min_neighbors=5):
+    """The detector `choice` names ("auto", "centerface" or "haar"), with its settings.
 
-    min_size      smallest face to find, in pixels of the input image (width = height)
-    scale_factor  > 1: step between the scales searched; larger is faster but misses more
-    min_neighbors how many overlapping hits make a face; larger gives fewer false faces
-    detect_width  if set, wider images are shrunk towards this width for the cascade and
-                  the boxes scaled back: the cascade's cost grows with the pixel count. The
-                  shrink stops where a face of min_size would fall below the cascade's
-                  window (24 px), so min_size holds whatever the image size
+    detect_width None is the detector's own default, for video frames if for_video;
+    threshold applies to CenterFace only, scale_factor and min_neighbors to Haar only, but
+    every setting is checked whichever detector runs: a bad value is an error, not ignored
+    because another detector was chosen (AppError, one line).
     """
-
-    def __init__(self, min_size=DEFAULT_MIN_FACE, scale_factor=1.1, min_neighbors=5, detect_width=None):
-        if min_size < 1:
-            raise AppError(f"minimum face size must be at least 1 pixel, got {min_size}")
-        if scale_factor <= 1:
-            raise AppError(f"scale factor must be greater than 1, got {scale_factor}")
-        if min_neighbors < 0:
-            raise AppError(f"minimum neighbours must be 0 or more, got {min_neighbors}")
-        if detect_width is not None and detect_width < 32:
-            raise AppError(f"detection width must be at least 32 pixels, got {detect_width}")
-        self.min_size = min_size
-        self.scale_factor = scale_factor
-        self.min_neighbors = min_neighbors
-        self.detect_width = detect_width
-        path = cascade_path()
-        self.cascade = cv2.CascadeClassifier(str(path))
-        if self.cascade.empty():
-            raise AppError(f"{path}: OpenCV cannot load this cascade file")
-        self.window = min(self.cascade.getOriginalWindowSize())
-
-    def detect(self, image):
-        """BGR or gray uint8 image (H, W[, C]) -> list of boxes (x, y, w, h), largest first."""
-        gray = to_gray(image)
-        scale = 1.0
-        if self.detect_width is not None and gray.shape[1] > self.detect_width:
-            scale = min(1.0, max(self.detect_width / gray.shape[1], self.window / self.min_size))
-        if scale < 1.0:
-            size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
-            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-        smallest = max(self.window, round(self.min_size * scale))
-        found = self.cascade.detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-                                              minSize=(smallest, smallest))
-        boxes = [tuple(round(v / scale) for v in box) for box in found]
-        return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True)
+    if choice not in DETECTOR_CHOICES:
+        raise AppError(f"unknown face detector {choice!r}: choose one of {', '.join(DETECTOR_CHOICES)}")
+    centerface.check_threshold(threshold)
+    haar.check_settings(scale_factor, min_neighbors)
+    if choice == "auto":
+        choice = available_detectors()[0]
+    if choice == "centerface":
+        width = centerface.DEFAULT_DETECT_WIDTH if detect_width is None else detect_width
+        return centerface.CenterFaceDetector(min_size=min_size, threshold=threshold, detect_width=width)
+    width = haar.VIDEO_DETECT_WIDTH if detect_width is None and for_video else detect_width
+    return haar.HaarDetector(min_size=min_size, scale_factor=scale_factor, min_neighbors=min_neighbors,
+                             detect_width=width)

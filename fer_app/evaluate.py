@@ -18,7 +18,7 @@ from fer_app import options, plots
 from fer_app.cli import run
 from fer_app.labels import EMOTIONS
 from fer_app.metrics import classification_report, confusion_matrix, format_report
-from fer_app.model_store import load_model
+from fer_app.model_store import load_inference_model
 from fer_app.predict import face_probabilities
 from fer_app.preprocess import normalize
 from minicnn.io import write_json
@@ -51,7 +51,7 @@ def main(argv=None):
     parser.add_argument("--out", help="folder for report.json and confusion.png")
     args = parser.parse_args(argv)
 
-    model = load_model(args.model)
+    model = load_inference_model(args.model)
     images, labels = load_split(args.data, args.split)
     loss, _, matrix = evaluate_split(model, images, labels, mirror=args.mirror, progress=True)
     report = classification_report(matrix) | {"loss": loss, "data": str(args.data), "split": args.split,

@@ -13,6 +13,7 @@ stops with an error and removes what it had written, so no output looks complete
 it is not.
 """
 import argparse
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -96,10 +97,11 @@ def write_image(path, image):
         f.write(encoded.tobytes())
 
 
-def annotate_images(recognizer, named_images, out):
+def annotate_images(recognizer, named_images, out, report=partial(print, flush=True)):
     """(name, BGR image) pairs -> annotated images and faces.json in `out`; returns (records, paths written).
 
     named_images may be a generator, so that only one image is in memory at a time.
+    report is called with a line of text per image (what was found).
     Annotated images are written under temporary names and renamed once faces.json is
     written: if anything fails (an unreadable image, Ctrl-C), they are removed and the
     output folder keeps whatever complete set it held before.
@@ -109,7 +111,7 @@ def annotate_images(recognizer, named_images, out):
     try:
         for name, image in named_images:
             faces = recognizer.analyze(image)
-            print(describe(name, faces), flush=True)
+            report(describe(name, faces))
             records += [face_record(name, face) for face in faces]
             path = out / annotated_name(Path(name), taken)
             partial = path.with_name(f".{path.name}.partial{path.suffix}")
@@ -132,7 +134,8 @@ def main(argv=None):
     recognizer = options.recognizer_from(args, detector)
     records, written = annotate_images(recognizer, ((file, read_image(file)) for file in files), args.out)
     faceless = len(files) - len({record["file"] for record in records})
-    print(f"{len(records)} faces in {len(files)} images ({faceless} without a face); "
+    found_by = f", found by {detector.name}" if detector is not None else ""
+    print(f"{len(records)} faces in {len(files)} images ({faceless} without a face){found_by}; "
           f"wrote {len(written)} annotated images and {Path(args.out) / RECORDS_FILE}")
     return 0
 

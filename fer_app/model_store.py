@@ -1,10 +1,10 @@
-"""Where the app's model comes from: the shipped file (checked against its record) or --model PATH.
+"""Where the app's model comes from: a shipped model by name (checked against its record) or a file.
 
-The shipped model is fer_app/weights/report_cnn.npz; its record report_cnn.json holds
-at least {"sha256": "<hex digest of the .npz>"}. A file that differs from its record is
-refused: it was damaged or replaced, and its answers would not be the documented ones.
-Any model, shipped or not, must predict the classes of fer_app.labels.EMOTIONS, in that
-order, from inputs of fer_app.preprocess.INPUT_SHAPE.
+The shipped models live in fer_app/weights/: <stem>.npz and its record <stem>.json,
+which holds at least {"sha256": "<hex digest of the .npz>"}. A file that differs from
+its record is refused: it was damaged or replaced, and its answers would not be the
+documented ones. Any model, shipped or not, must predict the classes of
+fer_app.labels.EMOTIONS, in that order, from inputs of fer_app.preprocess.INPUT_SHAPE.
 """
 import hashlib
 import json
@@ -14,10 +14,21 @@ from fer_app.cli import AppError
 from fer_app.labels import EMOTIONS, NUM_CLASSES
 from fer_app.preprocess import INPUT_SHAPE
 from minicnn import ModelFileError, Sequential
+from minicnn.fold import fold_batchnorm
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-SHIPPED_MODEL = WEIGHTS_DIR / "report_cnn.npz"
-SHIPPED_RECORD = WEIGHTS_DIR / "report_cnn.json"
+# name (what --model takes) -> file stem in WEIGHTS_DIR.
+SHIPPED_MODELS = {"report": "report_cnn"}
+DEFAULT_MODEL = "report"
+
+
+def shipped_paths(name):
+    """(model .npz, record .json) of the shipped model called `name`."""
+    stem = SHIPPED_MODELS[name]
+    return WEIGHTS_DIR / f"{stem}.npz", WEIGHTS_DIR / f"{stem}.json"
+
+
+SHIPPED_MODEL, SHIPPED_RECORD = shipped_paths(DEFAULT_MODEL)
 
 
 def sha256_of(path):
@@ -30,12 +41,21 @@ def sha256_of(path):
 
 
 def load_model(path=None):
-    """The model in `path`, or the shipped model when path is None; checked to fit the app."""
+    """The model `path` names: None for the default shipped model, a shipped model's name
+    (SHIPPED_MODELS), or a model file; checked to fit the app."""
     if path is None:
-        return load_shipped_model()
+        path = DEFAULT_MODEL
+    if str(path) in SHIPPED_MODELS:
+        return load_shipped_model(*shipped_paths(str(path)))
     model = Sequential.load(path)
     check_model_fits(model, path)
     return model
+
+
+def load_inference_model(path=None):
+    """load_model(path) as the app runs it: every BatchNorm folded into the layer before it
+    (minicnn.fold), the same function with one pass over memory less per BatchNorm."""
+    return fold_batchnorm(load_model(path))
 
 
 def load_shipped_model(model_path=SHIPPED_MODEL, record_path=SHIPPED_RECORD):
@@ -43,11 +63,11 @@ def load_shipped_model(model_path=SHIPPED_MODEL, record_path=SHIPPED_RECORD):
     if not Path(model_path).is_file():
         raise AppError(f"no shipped model yet ({model_path} is missing): pass --model PATH")
     try:
-        expected = json.loads(Path(record_path).read_text())["sha256"]
+        expected = json.loads(Path(record_path).read_text(encoding="utf-8"))["sha256"]
     except FileNotFoundError:
         raise ModelFileError(f"{record_path}: missing, so the shipped model cannot be verified: "
                              f"reinstall, or pass --model PATH") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
         raise ModelFileError(f"{record_path}: not a model record with a 'sha256' entry ({error})") from None
     actual = sha256_of(model_path)
     if actual != expected:

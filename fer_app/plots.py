@@ -1,4 +1,7 @@
 """Pictures of results: training curves, confusion matrices, emotion timelines; written atomically as PNG."""
+import functools
+import threading
+
 import matplotlib
 
 matplotlib.use("Agg")   # files only: works on machines without a screen
@@ -52,6 +55,20 @@ def confusion_matrix_figure(matrix, class_names, path, title="confusion matrix")
     save_figure(figure, path)
 
 
+# pyplot keeps its figures in global state, and fer_app.batch may run several videos in
+# the threads of one process: their timelines are drawn one at a time.
+_PYPLOT_LOCK = threading.Lock()
+
+
+def _one_thread_at_a_time(draw):
+    @functools.wraps(draw)
+    def locked(*args, **kwargs):
+        with _PYPLOT_LOCK:
+            return draw(*args, **kwargs)
+    return locked
+
+
+@_one_thread_at_a_time
 def emotion_timeline(times, probs_by_face, path, max_faces=6):
     """Each face's emotion probabilities over a video, one panel per face, as PNG.
 

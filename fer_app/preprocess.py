@@ -4,12 +4,14 @@ Training (from the 48x48 data set images) and inference (from faces cropped out 
 photos and video frames) both go through these functions, so the network sees the same
 kind of tensor in both: grayscale, INPUT_SIZE x INPUT_SIZE, float32 in [0, 1], NCHW.
 """
+import os
+
 import cv2
 import numpy as np
 
 INPUT_SIZE = 48
 INPUT_SHAPE = (1, INPUT_SIZE, INPUT_SIZE)   # (C, H, W) of one model input
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 def read_image(path, color=True):
@@ -23,7 +25,10 @@ def read_image(path, color=True):
         raise ValueError(f"{path}: empty file")
     try:
         image = cv2.imdecode(encoded, cv2.IMREAD_COLOR if color else cv2.IMREAD_ANYCOLOR)
-    except cv2.error:
+    except cv2.error as error:
+        if "MAX_IMAGE_PIXELS" in str(error):
+            raise ValueError(f"{path}: more than {int(os.environ['OPENCV_IO_MAX_IMAGE_PIXELS']):,} pixels, the "
+                             f"limit (set OPENCV_IO_MAX_IMAGE_PIXELS to read larger images)") from None
         image = None
     if image is None:
         raise ValueError(f"{path}: not a readable image (corrupt or truncated)")
@@ -53,14 +58,21 @@ def to_input_size(gray):
 
 
 def crop_face(image, box):
-    """Cut box = (x, y, w, h) out of an image (clipped to it) -> gray (INPUT_SIZE, INPUT_SIZE) uint8."""
+    """Cut box = (x, y, w, h) out of an image -> gray (INPUT_SIZE, INPUT_SIZE) uint8.
+
+    The part of a box that reaches past the image edge is filled with the edge's pixels
+    repeated: a face crop keeps its shape (framed crops are square) instead of being
+    squeezed into 48x48.
+    """
     x, y, w, h = (int(v) for v in box)
     height, width = image.shape[:2]
     x0, y0 = max(x, 0), max(y, 0)
     x1, y1 = min(x + w, width), min(y + h, height)
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"box {tuple(box)} lies outside the {width}x{height} image")
-    return to_input_size(to_gray(image[y0:y1, x0:x1]))
+    inside = to_gray(image[y0:y1, x0:x1])
+    whole = cv2.copyMakeBorder(inside, y0 - y, y + h - y1, x0 - x, x + w - x1, cv2.BORDER_REPLICATE)
+    return to_input_size(whole)
 
 
 def normalize(faces):

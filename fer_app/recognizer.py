@@ -36,8 +36,8 @@ class EmotionRecognizer:
     """EmotionRecognizer(model, detector): image -> [Face], every face of it.
 
     model     a minicnn Sequential checked by fer_app.model_store (EMOTIONS, INPUT_SHAPE)
-    detector  a fer_app.detect.FaceDetector, or None when every image is already a face
-              crop (like the 48x48 images of the data set): the whole image is one face
+    detector  a face detector (see fer_app.detect), or None when every image is already a
+              face crop (like the 48x48 images of the data set): the whole image is one face
     """
 
     def __init__(self, model, detector=None, mirror=MIRROR_AVERAGE):
@@ -57,10 +57,12 @@ class EmotionRecognizer:
         """Faces at the given boxes of an image -> [Face], in the order of boxes.
 
         All faces go through the network as one batch (N, 1, 48, 48): one forward pass per
-        image rather than one per face.
+        image rather than one per face. Each face is cut out as the detector's framing
+        says, framed as FER2013 frames its faces (see fer_app.framing).
         """
         if not boxes:
             return []
-        batch = normalize(np.stack([crop_face(image, box) for box in boxes]))
+        crops = boxes if self.detector is None else [self.detector.framing.crop_box(box) for box in boxes]
+        batch = normalize(np.stack([crop_face(image, crop) for crop in crops]))
         probabilities = face_probabilities(self.model, batch, self.mirror)
         return [Face(tuple(int(v) for v in box), probs, probs) for box, probs in zip(boxes, probabilities)]

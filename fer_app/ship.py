@@ -1,30 +1,38 @@
-"""Make a training run's best model the app's shipped model, with the record of how it was made.
+"""Make a training run's best model a shipped model of the app, with the record of how it was made.
 
-    python -m fer_app.ship --run runs/report --data ../shared/fer2013
+    python -m fer_app.ship --run runs/vgg_bn --data ../shared/fer2013 --name vgg_bn
 
-Copies RUN/best.npz to fer_app/weights/report_cnn.npz and writes report_cnn.json beside
-it: the model's SHA-256 (checked whenever the app loads it), the training command,
+Copies RUN/best.npz to fer_app/weights/<stem>.npz (the stem of shipped model NAME, see
+fer_app.model_store.SHIPPED_MODELS) and writes <stem>.json beside it: the model's SHA-256 (checked whenever the app loads it), the training command,
 commit, options, per-epoch history and time, and the model's accuracy, per-class figures
 and confusion matrix on the validation split, measured here, now, on those bytes: as the
 app classifies (each face averaged with its mirror image, fer_app.predict), and the
 accuracy and loss of single views, the measure training chose the epoch by.
+
+Everything is checked before anything is replaced: the model is loaded and evaluated
+from a temporary copy, and the shipped pair (model, record) is only then swapped in, the
+record right after the model; a failure at any point leaves the shipped pair as it was.
 """
 import argparse
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from data_tools.fer2013 import load_split
 from fer_app.cli import AppError, run
 from fer_app.evaluate import evaluate_split
 from fer_app.metrics import classification_report, format_report
-from fer_app.model_store import SHIPPED_MODEL, SHIPPED_RECORD, load_model, sha256_of
+from fer_app.model_store import (DEFAULT_MODEL, SHIPPED_MODELS, load_inference_model, sha256_of,
+                                 shipped_paths)
 from fer_app.predict import MIRROR_AVERAGE
+from minicnn import Sequential
 from minicnn.io import atomic_write
 
 
-def shipped_record():
-    """The shipped model's record (see main)."""
-    return json.loads(SHIPPED_RECORD.read_text())
+def shipped_record(name=DEFAULT_MODEL):
+    """The record of the shipped model called `name` (see main)."""
+    return json.loads(shipped_paths(name)[1].read_text())
 
 
 def top_confusions(report, count=6):
@@ -33,6 +41,19 @@ def top_confusions(report, count=6):
     cells = [(matrix[t][p] / max(sum(matrix[t]), 1), names[t], names[p])
              for t in range(len(names)) for p in range(len(names)) if t != p]
     return [(true, predicted, share) for share, true, predicted in sorted(cells, reverse=True)[:count]]
+
+
+def comparison_markdown(names):
+    """A Markdown table of the shipped models called `names`, side by side, from their records."""
+    lines = ["| model | parameters | validation accuracy, as the app classifies | single views | macro F1 | "
+             "epochs | training time |", "|---|---|---|---|---|---|---|"]
+    for name in names:
+        record = shipped_record(name)
+        training, evaluation = record["training"], record["evaluation"]
+        lines.append(f"| `{name}` | {record['params']:,} | **{evaluation['accuracy']:.1%}** | "
+                     f"{record['single_view']['accuracy']:.1%} | {evaluation['macro_f1']:.3f} | "
+                     f"{training['epochs_completed']} | {training['train_hours']} h |")
+    return "\n".join(lines)
 
 
 def record_markdown(record):
@@ -61,12 +82,48 @@ def record_markdown(record):
     return "\n".join(lines)
 
 
+def read_history(path):
+    """The run's history.json, checked to hold what the record needs."""
+    try:
+        history = json.loads(Path(path).read_text())
+        options, epochs = history["options"], history["history"]
+        if not (isinstance(options, dict) and isinstance(epochs, list) and epochs):
+            raise TypeError("no options or no epochs")
+        sum(float(epoch["train_seconds"]) for epoch in epochs)
+        options["arch"], options["epochs"], options["seed"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise AppError(f"{path}: not a history.json of fer_app.train ({type(error).__name__}: {error})") from None
+    return history
+
+
+def replace_pair(model_bytes, record, model_path, record_path):
+    """Write both files under temporary names, then rename them into place, the record right after the model.
+
+    Should the second rename fail, the previous model is put back, so the pair stays consistent.
+    """
+    previous_model = model_path.read_bytes() if model_path.exists() else None
+    with atomic_write(model_path.with_name(model_path.name + ".new")) as f:
+        f.write(model_bytes)
+    with atomic_write(record_path.with_name(record_path.name + ".new"), "w") as f:
+        json.dump(record, f, indent=1)
+    os.replace(model_path.with_name(model_path.name + ".new"), model_path)
+    try:
+        os.replace(record_path.with_name(record_path.name + ".new"), record_path)
+    except BaseException:
+        if previous_model is not None:
+            with atomic_write(model_path) as f:
+                f.write(previous_model)
+        raise
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fer_app.ship", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, help="output folder of fer_app.train")
     parser.add_argument("--data", required=True, help="FER2013 folder, CSV or cache holding the validation split")
     parser.add_argument("--split", default="validation")
+    parser.add_argument("--name", choices=sorted(SHIPPED_MODELS), default=DEFAULT_MODEL,
+                        help=f"which shipped model to replace (default {DEFAULT_MODEL})")
     parser.add_argument("--note", default="", help="anything a reader of the record should know")
     args = parser.parse_args(argv)
 
@@ -74,14 +131,18 @@ def main(argv=None):
     best, history_path = run_dir / "best.npz", run_dir / "history.json"
     if not best.is_file() or not history_path.is_file():
         raise AppError(f"{run_dir}: no best.npz and history.json: not a finished epoch of fer_app.train")
-    history = json.loads(history_path.read_text())
+    history = read_history(history_path)
+    model_path, record_path = shipped_paths(args.name)
 
     # One read of best.npz: the bytes shipped are the bytes evaluated, even while the run
     # goes on and may replace best.npz.
     model_bytes = best.read_bytes()
-    with atomic_write(SHIPPED_MODEL) as f:
-        f.write(model_bytes)
-    model = load_model(SHIPPED_MODEL)
+    with tempfile.TemporaryDirectory() as scratch:
+        candidate = Path(scratch) / "candidate.npz"
+        candidate.write_bytes(model_bytes)
+        model = load_inference_model(candidate)
+        params = Sequential.load(candidate).num_params()     # as trained, before folding
+        sha256 = sha256_of(candidate)
     images, labels = load_split(args.data, args.split)
     loss, _, matrix = evaluate_split(model, images, labels, mirror=MIRROR_AVERAGE, progress=True)
     report = classification_report(matrix) | {"loss": loss, "split": args.split, "images": len(labels),
@@ -89,16 +150,16 @@ def main(argv=None):
     single_loss, single_accuracy, _ = evaluate_split(model, images, labels, mirror=False)
     epochs = history["history"]
     record = {
-        "sha256": sha256_of(SHIPPED_MODEL),
+        "sha256": sha256,
         "arch": history["options"]["arch"],
-        "params": model.num_params(),
+        "params": params,
         "training": {
-            "command": " ".join(str(part) for part in history["command"]),
+            "command": " ".join(str(part) for part in history.get("command", [])),
             "code": history.get("code", []),
             "options": history["options"],
             "epochs_planned": history["options"]["epochs"],
             "epochs_completed": len(epochs),
-            "best_epoch": model.meta.get("epoch", history["best_epoch"]),
+            "best_epoch": model.meta.get("epoch", history.get("best_epoch")),
             "train_hours": round(sum(e["train_seconds"] for e in epochs) / 3600, 2),
             "history": epochs,
         },
@@ -106,11 +167,10 @@ def main(argv=None):
         "single_view": {"accuracy": single_accuracy, "loss": single_loss},
         "note": args.note,
     }
-    with atomic_write(SHIPPED_RECORD, "w") as f:
-        json.dump(record, f, indent=1)
+    replace_pair(model_bytes, record, model_path, record_path)
     print(format_report(report))
-    print(f"shipped {SHIPPED_MODEL} (epoch {record['training']['best_epoch']} of {len(epochs)} trained) "
-          f"and {SHIPPED_RECORD}")
+    print(f"shipped {model_path} (epoch {record['training']['best_epoch']} of {len(epochs)} trained) "
+          f"and {record_path}")
     return 0
 
 

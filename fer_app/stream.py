@@ -7,7 +7,7 @@ The pipeline the video and webcam commands share:
 
 On a detection frame, a box of the previous frame that no detection continues (overlaps
 by the tracker's min_iou) is followed too, for up to bridge_misses detections in a row:
-the cascade misses a face now and then (a blink, a turn of the head), and dropping it
+a detector misses a face now and then (a blink, a turn of the head), and dropping it
 would leave a gap in its timeline.
 """
 from fer_app.follow import follow_box
@@ -36,16 +36,17 @@ class FaceStream:
         self._previous = []   # (box, detections in a row that missed it) of the previous frame
 
     def describe(self):
-        """How boxes are found, in words, for the command's output."""
+        """How boxes are found, and by which detector, in words, for the command's output."""
+        detector = self.recognizer.detector.name
         if self.detect_every == 1:
-            return "face detection on every frame"
-        return f"face detection every {self.detect_every} frames, boxes followed in between"
+            return f"{detector}: face detection on every frame"
+        return f"{detector}: face detection every {self.detect_every} frames, boxes followed in between"
 
     def process(self, frame, time_s):
         """One BGR frame (H, W, 3) uint8 and its time in seconds -> [Face] of that frame."""
         gray = to_gray(frame)
         if self.frame_index % self.detect_every == 0:
-            boxes = [(box, 0) for box in self.recognizer.detector.detect(gray)]
+            boxes = [(box, 0) for box in self.recognizer.detector.detect(frame)]
             missed = [(box, misses + 1) for box, misses in self._previous
                       if misses < self.bridge_misses
                       and all(iou(box, found) < self.tracker.min_iou for found, _ in boxes)]

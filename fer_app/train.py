@@ -32,8 +32,8 @@ from fer_app.cli import AppError, run
 from fer_app.evaluate import evaluate_split
 from fer_app.labels import EMOTIONS
 from fer_app.metrics import classification_report
-from fer_app.options import non_negative_float, positive_int
 from fer_app.preprocess import INPUT_SHAPE, PREPROCESSING, normalize
+from fer_app.validators import non_negative_float, positive_float, positive_int, unit_fraction
 from minicnn import SGD, Adam, SoftmaxCrossEntropy
 from minicnn.io import write_json
 from minicnn.models import ARCHITECTURES
@@ -43,13 +43,6 @@ from minicnn.schedules import SCHEDULES, learning_rate
 RUN_OPTIONS = ("arch", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                "schedule", "warmup_epochs", "step_epochs", "seed", "augment", "dropout", "train_split", "val_split",
                "limit", "label_smoothing")
-
-
-def unit_fraction(text):
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
 
 
 def make_parser():
@@ -63,10 +56,11 @@ def make_parser():
     parser.add_argument("--epochs", type=positive_int, default=40)
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: sgd 0.02, adam 0.001)")
-    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    parser.add_argument("--lr", type=positive_float, default=None,
+                        help="peak learning rate (default: sgd 0.02, adam 0.001)")
+    parser.add_argument("--momentum", type=unit_fraction, default=0.9, help="SGD momentum")
     parser.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--weight-decay", type=non_negative_float, default=5e-4)
     parser.add_argument("--schedule", choices=SCHEDULES, default="cosine")
     parser.add_argument("--warmup-epochs", type=non_negative_float, default=2.0)
     parser.add_argument("--step-epochs", type=non_negative_float, default=10.0,
@@ -83,7 +77,7 @@ def make_parser():
                         help="continue from OUT/last.npz, with the run options and data saved there")
     parser.add_argument("--max-steps", type=positive_int, default=None,
                         help="stop with a checkpoint after this many optimizer steps in all")
-    parser.add_argument("--time-limit", type=float, default=None,
+    parser.add_argument("--time-limit", type=positive_float, default=None,
                         help="stop with a checkpoint after this many minutes of this invocation")
     return parser
 
@@ -100,6 +94,7 @@ def parse_args(argv):
         saved = read_train_state(checkpoint_path)
         for option in RUN_OPTIONS:
             value = saved["options"].get(option, parser.get_default(option))
+            check_saved_option(parser, option, value, checkpoint_path)
             given = getattr(args, option)
             if given != parser.get_default(option) and given != value:
                 raise AppError(f"--resume continues the saved run, whose --{option.replace('_', '-')} is {value}, "
@@ -110,6 +105,25 @@ def parse_args(argv):
     if args.lr is None:
         args.lr = 0.02 if args.optimizer == "sgd" else 0.001
     return args
+
+
+def check_saved_option(parser, option, value, checkpoint_path):
+    """A run option read from a checkpoint must be one the command line could have given."""
+    action = next(a for a in parser._actions if a.dest == option)
+    try:
+        if isinstance(action, argparse.BooleanOptionalAction):
+            valid = isinstance(value, bool)
+        elif value is None:
+            valid = action.default is None
+        else:
+            valid = not isinstance(value, (bool, dict, list)) and (action.type is None or
+                                                                   action.type(str(value)) == value)
+        valid = valid and (action.choices is None or value in action.choices)
+    except (argparse.ArgumentTypeError, TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise AppError(f"{checkpoint_path}: its saved --{option.replace('_', '-')} {value!r} is not a valid value: "
+                       f"the checkpoint is damaged; start a new run")
 
 
 def make_optimizer(args, model):
@@ -191,6 +205,8 @@ def main(argv=None):
             raise AppError(f"--resume: the run trained on {args.saved_state['num_train']} images, "
                            f"{args.data} holds {num_train}: resume with the run's own data")
         state, epoch_order = load_checkpoint(checkpoint_path, model, optimizer, generators)
+        if "best_epoch" in state:       # the epoch best.npz holds, which model files record
+            model.meta["epoch"] = state["best_epoch"]
         print(f"resumed from {checkpoint_path}: epoch {state['epoch'] + 1}, batch {state['batch']}")
     # A run may be resumed by newer code: record which code ran from where.
     state.setdefault("code", []).append(code_version() | {"from_epoch": state["epoch"] + 1, "from_batch": state["batch"]})

@@ -72,13 +72,47 @@ def frames(capture, first_frame):
             frame = None
 
 
+def sampled_frames(capture, first_frame, fps, sample_fps=None):
+    """Yield (frame index, frame) for sample_fps frames per second of video, or every frame when None.
+
+    fps is the video's own rate. A frame is taken once its index reaches the next multiple
+    of fps / sample_fps, so the frames taken keep their true index (and time, index / fps).
+    The frames in between are only grabbed, never converted to images: that is what makes
+    a sampled video faster to go through than a full one.
+    """
+    step = fps / sample_fps if sample_fps and sample_fps < fps else 1.0
+    yield 0, first_frame
+    index, taken = 0, 1
+    while capture.grab():
+        index += 1
+        if index >= taken * step - 1e-9:
+            ok, frame = capture.retrieve()
+            if not ok:
+                return
+            yield index, frame
+            taken += 1
+
+
+class _CountingWriter:
+    """A cv2.VideoWriter that counts the frames given to it (OpenCV's write() reports no failure)."""
+
+    def __init__(self, writer):
+        self.writer, self.frames = writer, 0
+
+    def write(self, frame):
+        self.writer.write(frame)
+        self.frames += 1
+
+
 @contextmanager
 def video_writer(path, fps, frame_size):
-    """cv2.VideoWriter for `path` (.mp4, frame_size (width, height)), written atomically.
+    """A writer of `path` (.mp4, frame_size (width, height)) with cv2.VideoWriter's write(), written atomically.
 
-    Frames go to a temporary file beside `path`, renamed onto it when the block ends
-    normally; on any error (or Ctrl-C) the temporary file is deleted, so a half-written
-    video never sits under the final name.
+    Frames go to a temporary file beside `path`. When the block ends normally the file is
+    read back: only if it opens and holds every frame written is it renamed onto `path`
+    (OpenCV's writer reports no error, so a full disk would otherwise leave a truncated
+    video under the final name, replacing a good one). On any error (or Ctrl-C) the
+    temporary file is deleted, so a half-written video never sits under the final name.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,11 +122,25 @@ def video_writer(path, fps, frame_size):
         writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*FOURCC), fps, frame_size)
     if not writer.isOpened():
         raise AppError(f"{path}: OpenCV cannot write a video here (use a .mp4 name in a writable folder)")
+    counting = _CountingWriter(writer)
     try:
-        yield writer
+        yield counting
         writer.release()
+        _check_written(temporary, counting.frames, path)
         os.replace(temporary, path)
     except BaseException:
         writer.release()
         temporary.unlink(missing_ok=True)
         raise
+
+
+def _check_written(temporary, expected_frames, path):
+    with _opencv_quiet():
+        capture = cv2.VideoCapture(str(temporary))
+    try:
+        stored = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    if stored != expected_frames:
+        raise AppError(f"{path}: the video could not be written whole ({stored} of {expected_frames} frames "
+                       f"stored: is the disk full?); nothing was replaced")

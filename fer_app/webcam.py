@@ -14,12 +14,14 @@ import sys
 import time
 from collections import deque
 from contextlib import ExitStack
+from pathlib import Path
 
 import cv2
 
 from fer_app import options
 from fer_app.cli import AppError, run
 from fer_app.draw import draw_faces, draw_fps, draw_probability_bars
+from fer_app.validators import camera_index
 from fer_app.videoio import frame_rate, frames, open_camera, open_video, video_writer
 
 WINDOW = "fer_app: q or Esc quits"
@@ -30,14 +32,14 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m fer_app.webcam", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--camera", type=int, default=0, metavar="N", help="camera index (default 0)")
+    source.add_argument("--camera", type=camera_index, default=0, metavar="N", help="camera index (default 0)")
     source.add_argument("--source", metavar="FILE", help="a video file instead of a camera")
     parser.add_argument("--record", metavar="OUT.mp4",
                         help="also write the annotated frames to this video, at the source's frame rate (a camera "
                              "delivering faster than the loop runs gives a recording that plays fast)")
     parser.add_argument("--no-window", action="store_true", help="show nothing (machines without a screen)")
     options.add_model_option(parser)
-    options.add_detector_options(parser, detect_width=options.VIDEO_DETECT_WIDTH)
+    options.add_detector_options(parser)
     options.add_stream_options(parser)
     return parser.parse_args(argv)
 
@@ -84,6 +86,8 @@ def main(argv=None):
     window = not args.no_window
     if window and not screen_available():
         raise AppError("no screen to show a window on: add --no-window (and --record OUT.mp4 to keep the result)")
+    if args.source and args.record and Path(args.record).resolve() == Path(args.source).resolve():
+        raise AppError(f"{args.record}: --record would overwrite the --source video; record to another file")
     capture, first_frame = open_video(args.source) if args.source else open_camera(args.camera)
     stream = options.face_stream_from(args)
     source_fps = frame_rate(capture)

@@ -1,19 +1,19 @@
 """Sequential: a stack of layers, trained by backpropagation, saved as one .npz file."""
 import json
-import zipfile
+import math
 
 import numpy as np
 
 from minicnn.io import atomic_write
 from minicnn.layers import LAYER_TYPES
 from minicnn.losses import softmax
+from minicnn.npzfile import ModelFileError, npz_headers, read_npz
 
 FILE_FORMAT = "minicnn.Sequential"
 FILE_VERSION = 1
-
-
-class ModelFileError(ValueError):
-    """A model file is missing, unreadable, or does not fit the model (one-line message)."""
+# Far above any network this project builds (vgg_bn: 1.8 million), far below what would
+# exhaust a machine's memory: a model file declaring more is refused before anything is allocated.
+MAX_PARAMETERS = 100_000_000
 
 
 class Sequential:
@@ -119,63 +119,94 @@ class Sequential:
 
     @classmethod
     def load(cls, path):
-        """Rebuild the model a file describes and load its weights."""
-        arrays = read_npz(path)
-        config = _parse_config(arrays, path)
+        """Rebuild the model a file describes and load its weights.
+
+        The file is checked before anything is built: its config must be well formed and
+        every layer's declared parameters must match the arrays the file holds (shapes
+        from the headers, MAX_PARAMETERS in all); only then are layers built and the
+        arrays they need read. Every problem raises ModelFileError.
+        """
+        config = _parse_config(path)
+        expected = {}
+        for index, spec in enumerate(config["layers"]):
+            try:
+                shapes = LAYER_TYPES[spec["type"]].parameter_shapes(**spec["config"])
+            except (TypeError, ValueError) as error:
+                raise ModelFileError(f"{path}: layer {index} ({spec['type']}) cannot be built: {error}") from None
+            expected.update({f"{index}.{key}": shape for key, shape in shapes.items()})
+        declared = sum(math.prod(shape) for shape in expected.values())
+        if declared > MAX_PARAMETERS:
+            raise ModelFileError(f"{path}: declares {declared:,} parameters, more than the {MAX_PARAMETERS:,} "
+                                 f"a model may have")
+        headers = npz_headers(path, list(expected))
+        for name, shape in expected.items():
+            if name not in headers:
+                raise ModelFileError(f"{path}: no '{name}' in the file, which its layer {name.split('.')[0]} needs")
+            if headers[name][0] != shape:
+                raise ModelFileError(f"{path}: '{name}' has shape {headers[name][0]} in the file but its layer "
+                                     f"declares {shape}")
         layers = []
         for index, spec in enumerate(config["layers"]):
             try:
-                layer_cls = LAYER_TYPES[spec["type"]]
-                layers.append(layer_cls(**spec.get("config", {})))
-            except (KeyError, TypeError, ValueError) as error:
-                raise ModelFileError(f"{path}: layer {index} ({spec.get('type')}) cannot be built: {error}") from None
-        model = cls(layers, meta=config.get("meta"))
-        model.set_weights(arrays, source=path)
+                layers.append(LAYER_TYPES[spec["type"]](**spec["config"]))
+            except (TypeError, ValueError) as error:
+                raise ModelFileError(f"{path}: layer {index} ({spec['type']}) cannot be built: {error}") from None
+        model = cls(layers, meta=config["meta"])
+        model.set_weights(read_npz(path, list(expected)), source=path)
         return model
 
     def load_weights(self, path):
         """Load a file's weights into this model, checking that its architecture matches."""
-        arrays = read_npz(path)
-        theirs = [spec["type"] for spec in _parse_config(arrays, path)["layers"]]
+        theirs = [spec["type"] for spec in _parse_config(path)["layers"]]
         ours = [type(layer).__name__ for layer in self.layers]
         if theirs != ours:
             raise ModelFileError(f"{path}: the file's layers {theirs} differ from the model's {ours}")
-        self.set_weights(arrays, source=path)
+        self.set_weights(read_npz(path, list(self.weights())), source=path)
 
     def set_weights(self, arrays, source="weights"):
-        """Copy {name: array} into the parameters and state; every name must be present with the right shape."""
+        """Copy {name: array} into the parameters and state; every name must be present, of a
+        floating-point dtype, with the right shape, and finite."""
         for index, layer in enumerate(self.layers):
             for key, param in (layer.params | layer.state).items():
                 name = f"{index}.{key}"
+                where = f"{source}: layer {index} ({type(layer).__name__})"
                 if name not in arrays:
-                    raise ModelFileError(f"{source}: layer {index} ({type(layer).__name__}) has no '{key}' in the file")
+                    raise ModelFileError(f"{where} has no '{key}' in the file")
                 value = arrays[name]
                 if value.shape != param.shape:
-                    raise ModelFileError(f"{source}: layer {index} ({type(layer).__name__}) '{key}' has shape "
-                                         f"{value.shape} in the file but the model expects {param.shape}")
+                    raise ModelFileError(f"{where} '{key}' has shape {value.shape} in the file but the model "
+                                         f"expects {param.shape}")
+                if value.dtype.kind != "f":
+                    raise ModelFileError(f"{where} '{key}' holds {value.dtype} values; weights are floating point")
                 if not np.all(np.isfinite(value)):
-                    raise ModelFileError(f"{source}: layer {index} ({type(layer).__name__}) '{key}' holds NaN or inf")
+                    raise ModelFileError(f"{where} '{key}' holds NaN or inf")
                 param[...] = value
 
 
-def read_npz(path):
-    """All arrays of an .npz file, read without pickle; errors become ModelFileError."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such model file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise ModelFileError(f"{path}: not a readable .npz model file ({error})") from None
-
-
-def _parse_config(arrays, path):
-    if "config" not in arrays:
+def _parse_config(path):
+    """The file's architecture, checked to be a well-formed minicnn.Sequential config:
+    {"format", "layers": [{"type": a known layer, "config": {...}}, ...], "meta": {...}}."""
+    headers = npz_headers(path, ["config"])
+    if "config" not in headers:
         raise ModelFileError(f"{path}: no 'config' entry: not a minicnn model file")
+    shape, dtype = headers["config"]
+    if shape != () or dtype.kind != "U":
+        raise ModelFileError(f"{path}: its 'config' is not a text entry: not a minicnn model file")
     try:
-        config = json.loads(str(arrays["config"]))
-    except json.JSONDecodeError as error:
+        config = json.loads(str(read_npz(path, ["config"])["config"]))
+    except (json.JSONDecodeError, RecursionError) as error:
         raise ModelFileError(f"{path}: its 'config' is not valid JSON ({error})") from None
-    if config.get("format") != FILE_FORMAT or not isinstance(config.get("layers"), list):
+    if not isinstance(config, dict) or config.get("format") != FILE_FORMAT or not isinstance(config.get("layers"), list):
         raise ModelFileError(f"{path}: not a {FILE_FORMAT} file")
+    meta = config.setdefault("meta", {})
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: its 'meta' is a {type(meta).__name__}, not a JSON object")
+    for index, spec in enumerate(config["layers"]):
+        if not isinstance(spec, dict) or spec.get("type") not in LAYER_TYPES:
+            kind = spec.get("type") if isinstance(spec, dict) else spec
+            raise ModelFileError(f"{path}: layer {index} is {kind!r}, not one of the known layers "
+                                 f"({', '.join(LAYER_TYPES)})")
+        layer_config = spec.setdefault("config", {})
+        if not isinstance(layer_config, dict):
+            raise ModelFileError(f"{path}: layer {index} ({spec['type']}) has a config that is not a JSON object")
     return config

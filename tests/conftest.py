@@ -67,10 +67,9 @@ def detectable_faces(fer2013_dir):
     import cv2
     from tests.app_helpers import SCENE_FACE, paste_faces
 
-    from fer_app.detect import FaceDetector
-    from fer_app.options import VIDEO_DETECT_WIDTH
+    from fer_app.haar import VIDEO_DETECT_WIDTH, HaarDetector
     from fer_app.tracking import iou
-    detector = FaceDetector(detect_width=VIDEO_DETECT_WIDTH)
+    detector = HaarDetector(detect_width=VIDEO_DETECT_WIDTH)
     box = (240, 160, SCENE_FACE, SCENE_FACE)
     found = []
     for path in sorted((fer2013_dir / "validation" / "happy").glob("*.jpg")):

@@ -191,6 +191,20 @@ def test_conv_layer_matches_a_direct_loop(backend):
     np.testing.assert_allclose(out, expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
+def test_conv_layer_matches_scipy(backend, algorithm):
+    """Against an independent implementation: SciPy's N-dimensional correlation, channel by channel."""
+    from scipy.signal import correlate
+    rng = np.random.default_rng(8)
+    layer = Conv2D(3, 4, 5, padding="same", rng=rng, dtype=np.float64, algorithm=algorithm)
+    x = rng.standard_normal((2, 3, 9, 8))
+    padded = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
+    expected = np.stack([np.stack([correlate(padded[n], layer.params["W"][f], mode="valid")[0]
+                                   for f in range(4)]) for n in range(2)])
+    np.testing.assert_allclose(layer.forward(x), expected + layer.params["b"].reshape(1, 4, 1, 1), rtol=1e-10,
+                               atol=1e-12)
+
+
 def test_layers_leave_dout_untouched(backend):
     rng = np.random.default_rng(7)
     x = rng.standard_normal((2, 3, 6, 6))

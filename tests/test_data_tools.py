@@ -329,3 +329,65 @@ def test_real_validation_split_matches_the_readme_counts(fer2013_dir):
     assert images.shape == (3589, 48, 48) and images.dtype == np.uint8
     counts = np.bincount(labels, minlength=len(EMOTIONS))
     assert dict(zip(EMOTIONS, counts.tolist())) == REAL_VALIDATION_COUNTS
+
+
+# --- hostile sources -------------------------------------------------------------------
+
+def test_hostile_csv_rows_are_skipped_not_crashes(tmp_path, faces):
+    csv_path = write_csv(tmp_path / "fer2013.csv", faces, extra_lines=[
+        f"3,{' '.join(['1' + '0' * 20] * 2304)},Training",      # a pixel of 10^20: overflows int64
+    ])
+    data, report = load_all(csv_path)
+    assert len(data["train"][1]) == len(faces["train"]) and len(report.skipped) == 1
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda text: text.replace(b"Training", b"Trai\xffning", 1), "not UTF-8 text"),
+    (lambda text: text + b"3," + b"1 " * 70000 + b",Training\n", "not readable as CSV"),
+])
+def test_undecodable_csv_files_are_one_line_data_errors(tmp_path, faces, damage, message):
+    csv_path = write_csv(tmp_path / "fer2013.csv", faces)
+    csv_path.write_bytes(damage(csv_path.read_bytes()))
+    with pytest.raises(DataError, match=message) as raised:
+        load_all(csv_path)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_csv_with_a_byte_order_mark_reads_like_one_without(tmp_path, faces):
+    plain = write_csv(tmp_path / "plain.csv", faces)
+    marked = tmp_path / "marked.csv"
+    marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    assert_same_data(load_all(marked)[0], load_all(plain)[0])
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({}, "class order none"),
+    ({"class_names": np.arange(7)}, "class order 0,1,2"),
+])
+def test_hostile_caches_are_data_errors(tmp_path, arrays, message):
+    path = tmp_path / "cache.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DataError, match=message):
+        load_cache(path)
+
+
+def test_an_empty_cache_file_is_a_data_error(tmp_path):
+    (tmp_path / "cache.npz").write_bytes(b"")
+    with pytest.raises(DataError, match="not a readable cache"):
+        load_cache(tmp_path / "cache.npz")
+
+
+def test_an_image_that_cannot_be_opened_is_skipped(sources, monkeypatch):
+    """Permission denied is simulated: the tests may run as root, who reads every file."""
+    import data_tools.fer2013 as fer2013
+    victim = sorted((sources["folder"] / "train" / "happy").iterdir())[0]
+    real_read_image = fer2013.read_image
+
+    def read_image(path, color=True):
+        if Path(path) == victim:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_read_image(path, color)
+
+    monkeypatch.setattr(fer2013, "read_image", read_image)
+    data, report = load_all(sources["folder"])
+    assert report.skipped == [f"{victim}: Permission denied"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fer_app.cli import AppError
-from fer_app.detect import FaceDetector
+from fer_app.haar import HaarDetector
 from fer_app.follow import follow_box
 from fer_app.labels import EMOTIONS
 from fer_app.model_store import load_model
@@ -42,7 +42,7 @@ def face_with(box, probs=None):
 @pytest.mark.parametrize("detect_width", [None, 320])
 def test_detector_finds_real_faces_where_they_are(detectable_faces, detect_width):
     boxes = [(30, 40, 200, 200), (330, 200, SCENE_FACE, SCENE_FACE)]
-    found = FaceDetector(detect_width=detect_width).detect(paste_faces(detectable_faces[:2], boxes))
+    found = HaarDetector(detect_width=detect_width).detect(paste_faces(detectable_faces[:2], boxes))
     assert len(found) == 2
     assert iou(found[0], boxes[0]) > 0.5 and iou(found[1], boxes[1]) > 0.5   # largest first
 
@@ -50,30 +50,30 @@ def test_detector_finds_real_faces_where_they_are(detectable_faces, detect_width
 def test_detector_finds_the_astronaut():
     skimage_data = pytest.importorskip("skimage.data")
     photo = skimage_data.astronaut()[:, :, ::-1]
-    (box,) = FaceDetector().detect(photo)
+    (box,) = HaarDetector().detect(photo)
     assert iou(box, (177, 66, 95, 95)) > 0.6   # her face, found by hand once
 
 
 def test_no_face_is_an_empty_list():
-    assert FaceDetector().detect(np.full((240, 320, 3), 150, np.uint8)) == []
+    assert HaarDetector().detect(np.full((240, 320, 3), 150, np.uint8)) == []
 
 
 def test_min_face_leaves_out_smaller_faces(detectable_faces):
     scene = paste_faces(detectable_faces[:1], [(100, 100, SCENE_FACE, SCENE_FACE)])
-    assert FaceDetector(min_size=SCENE_FACE * 2).detect(scene) == []
+    assert HaarDetector(min_size=SCENE_FACE * 2).detect(scene) == []
 
 
 @pytest.mark.parametrize("settings", [{"scale_factor": 1.0}, {"min_size": 0}, {"min_neighbors": -1},
                                       {"detect_width": 8}])
 def test_bad_detector_settings_are_user_errors(settings):
     with pytest.raises(AppError):
-        FaceDetector(**settings)
+        HaarDetector(**settings)
 
 
 def test_an_opencv_without_the_bundled_cascade_is_a_user_error(monkeypatch):
     monkeypatch.delattr(cv2, "data")   # as in opencv-python 5
     with pytest.raises(AppError, match="opencv-python 4"):
-        FaceDetector()
+        HaarDetector()
 
 
 # --- classification --------------------------------------------------------------------
@@ -82,7 +82,7 @@ def test_all_faces_of_a_frame_go_through_the_network_in_one_batch(model, detecta
     counting = CountingModel(model)
     boxes = [(20, 20, 180, 180), (230, 40, 170, 170), (440, 260, SCENE_FACE, SCENE_FACE)]
     scene = paste_faces(detectable_faces, boxes)
-    faces = EmotionRecognizer(counting, FaceDetector()).analyze(scene)
+    faces = EmotionRecognizer(counting, HaarDetector()).analyze(scene)
     assert len(faces) == 3
     assert counting.batches == [(6, 1, 48, 48)]           # the three faces and their mirror images
     for face in faces:
@@ -92,7 +92,7 @@ def test_all_faces_of_a_frame_go_through_the_network_in_one_batch(model, detecta
 
 def test_a_frame_without_faces_skips_the_network(model):
     counting = CountingModel(model)
-    assert EmotionRecognizer(counting, FaceDetector()).analyze(np.zeros((120, 160, 3), np.uint8)) == []
+    assert EmotionRecognizer(counting, HaarDetector()).analyze(np.zeros((120, 160, 3), np.uint8)) == []
     assert counting.batches == []
 
 
@@ -174,7 +174,11 @@ def test_tracker_gives_two_overlapping_faces_two_ids():
 def test_a_face_that_stays_away_gets_a_new_id():
     tracker = FaceTracker(forget_after_s=0.5)
     tracker.update([face_with((0, 0, 50, 50))], 0.0)
+    for frame in range(1, 4):   # away for 0.3 s
+        tracker.update([], frame / 10)
     assert tracker.update([face_with((0, 0, 50, 50))], 0.4)[0].face_id == 1
+    for frame in range(5, 10):  # away for 0.5 s and more
+        tracker.update([], frame / 10)
     assert tracker.update([face_with((0, 0, 50, 50))], 1.0)[0].face_id == 2
 
 
@@ -197,8 +201,8 @@ def test_no_smoothing_keeps_the_raw_probabilities():
 
 # --- the video pipeline ------------------------------------------------------------------------
 
-class CountingDetector(FaceDetector):
-    """A FaceDetector that counts its calls and can be told to miss every face on some of them."""
+class CountingDetector(HaarDetector):
+    """A HaarDetector that counts its calls and can be told to miss every face on some of them."""
 
     def __init__(self, blind_calls=()):
         super().__init__(detect_width=320)

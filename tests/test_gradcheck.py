@@ -2,8 +2,10 @@
 import numpy as np
 import pytest
 
-from minicnn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
-from minicnn.gradcheck import layer_gradient_errors, loss_gradient_error, network_gradient_errors, rel_error
+from minicnn import BatchNorm1D, BatchNorm2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
+from minicnn import SoftmaxCrossEntropy
+from minicnn.gradcheck import (layer_gradient_errors, loss_gradient_error, network_gradient_errors,
+                               numerical_gradient, rel_error)
 from tests.helpers import CONV_CASES, POOL_CASES, WINOGRAD_CASES, distinct_values, off_zero
 
 LAYER_TOLERANCE = 1e-7
@@ -73,6 +75,36 @@ def test_dense_gradients(n, d, m):
     assert_all_below(errors, LAYER_TOLERANCE)
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+@pytest.mark.parametrize("layer_cls, shape", [(BatchNorm2D, (4, 3, 5, 6)), (BatchNorm2D, (1, 2, 3, 3)),
+                                              (BatchNorm1D, (6, 5)), (BatchNorm1D, (3, 1))], ids=str)
+def test_batchnorm_gradients(layer_cls, shape, training, backend):
+    """Training mode's gradient includes how the batch mean and variance move with every input."""
+    rng = np.random.default_rng(sum(shape))
+    channels = shape[1]
+    layer = layer_cls(channels, dtype=np.float64)
+    layer.params["gamma"][...] = rng.uniform(0.5, 2.0, channels) * rng.choice([-1, 1], channels)
+    layer.params["beta"][...] = rng.standard_normal(channels)
+    layer.state["running_mean"][...] = rng.standard_normal(channels)
+    layer.state["running_var"][...] = rng.uniform(0.5, 2.0, channels)
+    errors = layer_gradient_errors(layer, rng.standard_normal(shape) * 2 + 1, training=training)
+    assert set(errors) == {"x", "gamma", "beta"}
+    assert_all_below(errors, LAYER_TOLERANCE)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.5])
+def test_label_smoothed_cross_entropy_gradient(smoothing):
+    rng = np.random.default_rng(7)
+    logits, labels = rng.standard_normal((5, 7)) * 3, rng.integers(0, 7, 5)
+    loss_fn = SoftmaxCrossEntropy(smoothing)
+    loss, dlogits = loss_fn(logits, labels)
+    assert rel_error(dlogits, numerical_gradient(lambda: loss_fn(logits, labels)[0], logits)) < LAYER_TOLERANCE
+    target = np.full((5, 7), smoothing / 7)
+    target[np.arange(5), labels] += 1 - smoothing
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    assert loss == pytest.approx(-(target * log_probs).sum(axis=1).mean(), rel=1e-12)
+
+
 @pytest.mark.parametrize("n, k, scale", [(1, 2, 1.0), (5, 7, 1.0), (4, 7, 30.0)])
 def test_softmax_cross_entropy_gradient(n, k, scale):
     rng = np.random.default_rng(k + n)
@@ -99,6 +131,26 @@ def test_whole_network_gradients(backend):
     x = rng.standard_normal((3, 1, 10, 10))
     errors = network_gradient_errors(model, x, np.array([0, 3, 4]))
     assert len(errors) == 1 + 2 * 4   # the input and W, b of four layers
+    assert_all_below(errors, NETWORK_TOLERANCE)
+
+
+def test_whole_batchnorm_network_gradients_in_training(backend):
+    """Conv -> BN -> ReLU -> pool -> Dense -> BN1D -> ReLU -> Dense, with batch statistics."""
+    rng = np.random.default_rng(12)
+    model = Sequential([
+        Conv2D(1, 3, 3, padding="same", rng=rng, dtype=np.float64), BatchNorm2D(3, dtype=np.float64), ReLU(),
+        MaxPool2D(2), Flatten(),
+        Dense(3 * 4 * 4, 6, rng=rng, dtype=np.float64), BatchNorm1D(6, dtype=np.float64), ReLU(),
+        Dense(6, 5, rng=rng, dtype=np.float64),
+    ])
+    x = rng.standard_normal((4, 1, 8, 8))
+    errors = network_gradient_errors(model, x, np.array([0, 3, 4, 1]), training=True)
+    assert len(errors) == 1 + 2 * 5
+    # A bias right before a BatchNorm is subtracted again with the batch mean: its gradient
+    # is exactly zero, and the relative error of two zeros (one of them numerical noise) means nothing.
+    for name in ("0.b", "5.b"):
+        assert np.abs(model.layers[int(name[0])].grads["b"]).max() < 1e-12
+        del errors[name]
     assert_all_below(errors, NETWORK_TOLERANCE)
 
 

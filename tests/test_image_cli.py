@@ -1,5 +1,6 @@
 """python -m fer_app.image (and fer_app.demo): real faces in, annotated images and JSON records out."""
 import json
+import subprocess
 import sys
 
 import cv2
@@ -10,7 +11,7 @@ from fer_app import demo, image
 from fer_app.labels import EMOTIONS
 from fer_app.tracking import iou
 from minicnn import Sequential
-from tests.app_helpers import (SCENE_FACE, assert_one_line_error, paste_faces, run_command, run_main)
+from tests.app_helpers import REPO, SCENE_FACE, assert_one_line_error, paste_faces, run_command, run_main
 
 FACE_BOX = (120, 80, 200, 200)
 
@@ -126,7 +127,7 @@ def bad_inputs(tmp_path, tiny_model_path):
         "folder without images": ([empty_folder], "no images in this folder"),
         "model for other classes": ([photo, "--model", wrong_model], "classes"),
         "truncated model file": ([photo, "--model", broken_model], "broken.npz"),
-        "missing model file": ([photo, "--model", tmp_path / "absent.npz"], "no such model file"),
+        "missing model file": ([photo, "--model", tmp_path / "absent.npz"], "no such file"),
     }
 
 
@@ -186,3 +187,44 @@ def test_demo_without_scikit_image_says_what_to_install(tmp_path, tiny_model_pat
     monkeypatch.setitem(sys.modules, "skimage.data", None)   # makes the import fail
     code, _, err = run_main(demo.main, ["--out", tmp_path, "--model", tiny_model_path], capfd)
     assert_one_line_error(code, err, 'pip install -e ".[demo]"')
+
+
+def png_declaring(width, height):
+    """A small PNG whose header declares width x height gray pixels (all zero, so it compresses to little)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    compressor = zlib.compressobj(9)
+    row = bytes(width + 1)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+
+
+def test_an_image_of_too_many_pixels_is_refused_before_decoding(tmp_path):
+    """A 200 KB file declaring 10000 x 10000 pixels: refused from its header, in a fresh process
+    (OpenCV reads its limit when it loads), with the limit lowered to 50 megapixels."""
+    import os
+    import time
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_declaring(10_000, 10_000))
+    assert bomb.stat().st_size < 300_000
+    env = dict(os.environ, OPENCV_IO_MAX_IMAGE_PIXELS=str(50_000_000))
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "fer_app.image", str(bomb), "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert result.returncode != 0
+    assert "more than 50,000,000 pixels" in result.stderr and "Traceback" not in result.stderr
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize("extension", [".webp", ".tiff"])
+def test_folders_take_every_format_a_named_file_takes(tmp_path, extension, tiny_model_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    assert cv2.imwrite(str(folder / f"face{extension}"), np.full((64, 64, 3), 128, np.uint8))
+    result = run_command("fer_app.image", folder, "--no-detect", "--out", tmp_path / "out", "--model", tiny_model_path)
+    assert result.returncode == 0, result.stderr
+    assert f"face{extension}" in (tmp_path / "out" / "faces.json").read_text()

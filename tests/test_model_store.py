@@ -48,13 +48,14 @@ def test_a_changed_shipped_model_is_refused(shipped):
         load_shipped_model(model_path, record_path)
 
 
-@pytest.mark.parametrize("record", [None, "not json", json.dumps({"val_acc": 0.5})])
+@pytest.mark.parametrize("record", [None, b"not json", json.dumps({"val_acc": 0.5}).encode(), b"[1]",
+                                    b'{"sha256": "\xff\xfe"}'])
 def test_a_shipped_model_without_a_usable_record_is_refused(shipped, record):
     model_path, record_path = shipped
     if record is None:
         record_path.unlink()
     else:
-        record_path.write_text(record)
+        record_path.write_bytes(record)
     with pytest.raises(ModelFileError, match="report_cnn.json"):
         load_shipped_model(model_path, record_path)
 
@@ -84,3 +85,12 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path):
         load_model(path)
     with pytest.raises(ModelFileError):
         load_model(tmp_path / "absent.npz")
+
+
+def test_shipped_models_are_chosen_by_name(monkeypatch, shipped):
+    import fer_app.model_store as store
+    monkeypatch.setattr(store, "shipped_paths", lambda name: shipped)
+    monkeypatch.setattr(store, "SHIPPED_MODELS", {"tiny": "report_cnn"})
+    assert load_model("tiny").meta["arch"] == "tiny-test"
+    with pytest.raises(ModelFileError, match="no such file"):
+        load_model("not-a-name")         # neither a shipped name nor a file

@@ -34,14 +34,20 @@ def synthetic_cache(tmp_path):
     return path
 
 
-def train_args(cache, out, *extra):
-    return ["--data", cache, "--arch", "small", "--epochs", 2, "--batch-size", 16, "--out", out, *extra]
+def train_args(cache, out, *extra, arch="small"):
+    return ["--data", cache, "--arch", arch, "--epochs", 2, "--batch-size", 16, "--out", out, *extra]
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(synthetic_cache, tmp_path):
-    straight = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "straight"))
+# arch -> arrays of its model file: small has W, b of 4 layers; vgg_bn W, b of 9 layers
+# and gamma, beta, running_mean, running_var of 8 BatchNorms.
+SAVED_ARRAYS = {"small": 8, "vgg_bn": 2 * 9 + 4 * 8}
+
+
+@pytest.mark.parametrize("arch", sorted(SAVED_ARRAYS))
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(synthetic_cache, tmp_path, arch):
+    straight = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "straight", arch=arch))
     assert straight.returncode == 0, straight.stderr
-    first = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "split", "--max-steps", 9))
+    first = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "split", "--max-steps", 9, arch=arch))
     assert first.returncode == 0, first.stderr
     assert "stopped (--max-steps 9) at epoch 2, batch 3" in first.stdout
     resumed = run_module("fer_app.train", "--data", synthetic_cache, "--out", tmp_path / "split", "--resume")
@@ -50,9 +56,10 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(synthetic_cache, 
 
     a, b = read_npz(tmp_path / "straight" / "last.npz"), read_npz(tmp_path / "split" / "last.npz")
     weight_names = [k for k in a if k[0].isdigit() and "/" not in k]
-    assert len(weight_names) == 8
+    assert len(weight_names) == SAVED_ARRAYS[arch]
     for name in weight_names:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    assert json.loads(str(a["config"]))["meta"] == json.loads(str(b["config"]))["meta"]   # the best epoch too
     history_a = json.loads((tmp_path / "straight" / "history.json").read_text())["history"]
     history_b = json.loads((tmp_path / "split" / "history.json").read_text())["history"]
     for epoch_a, epoch_b in zip(history_a, history_b):
@@ -127,7 +134,9 @@ def test_training_needs_data_and_a_checkpoint_to_resume(tmp_path):
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("option, value", [("--batch-size", 0), ("--dropout", 1), ("--epochs", -1)])
+@pytest.mark.parametrize("option, value", [("--batch-size", 0), ("--dropout", 1), ("--epochs", -1), ("--lr", "nan"),
+                                           ("--lr", 0), ("--momentum", 1.5), ("--weight-decay", "inf"),
+                                           ("--label-smoothing", -0.1), ("--time-limit", "-5")])
 def test_bad_training_options_are_usage_errors(option, value):
     result = run_module("fer_app.train", "--data", "x.npz", option, value)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -185,3 +194,73 @@ def test_short_training_on_real_faces_beats_chance(fer2013_dir, tmp_path):
     best = max(epoch["val_acc"] for epoch in history["history"])
     # The most frequent class (happy) is 24.9% of the validation split; guessing is 14%.
     assert best > 0.33, history["history"]
+
+
+def damaged_checkpoints():
+    """name -> a function that damages (arrays, train_state) of a good checkpoint in place."""
+    def state(change):
+        return lambda arrays, saved: change(saved)
+
+    def set_option(option, value):
+        return state(lambda saved: saved["options"].__setitem__(option, value))
+
+    def array(name, value):
+        return lambda arrays, saved: arrays.__setitem__(name, value)
+
+    return {
+        "train_state not JSON": lambda arrays, saved: arrays.__setitem__("train_state", np.array("{oops")),
+        "train_state a list": lambda arrays, saved: arrays.__setitem__("train_state", np.array("[1, 2]")),
+        "no options": state(lambda saved: saved.pop("options")),
+        "no generators": state(lambda saved: saved.pop("generators")),
+        "a bad generator state": state(lambda saved: saved["generators"].__setitem__("shuffle", {"state": 1})),
+        "running without seen": state(lambda saved: saved["running"].pop("seen")),
+        "negative epoch": state(lambda saved: saved.__setitem__("epoch", -3)),
+        "unknown arch": set_option("arch", "transformer"),
+        "batch size 0": set_option("batch_size", 0),
+        "lr a string": set_option("lr", "fast"),
+        "augment a number": set_option("augment", 3),
+        "no epoch order": lambda arrays, saved: arrays.pop("epoch_order"),
+        "short epoch order": lambda arrays, saved: arrays.__setitem__("epoch_order", arrays["epoch_order"][:10]),
+        "epoch order out of range": lambda arrays, saved: arrays.__setitem__(
+            "epoch_order", arrays["epoch_order"] + 1000),
+        "optimizer steps a string": array("optim/steps", np.array("many")),
+        "optimizer state of the wrong shape": array("optim/0.W/velocity", np.zeros((3, 3), np.float32)),
+        "optimizer state for no parameter": array("optim/99.W/velocity", np.zeros(3, np.float32)),
+    }
+
+
+DAMAGES = damaged_checkpoints()
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+    """A run stopped mid-epoch with a checkpoint (module-wide: each test copies it)."""
+    folder = tmp_path_factory.mktemp("stopped")
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, len(EMOTIONS), 96)
+    cache = folder / "cache.npz"
+    save_cache(cache, {"train": ((rng.integers(0, 60, (96, 48, 48)) + labels[:, None, None] * 25).astype(np.uint8),
+                                 labels),
+                       "validation": (rng.integers(0, 255, (20, 48, 48)).astype(np.uint8), rng.integers(0, 7, 20))})
+    result = run_module("fer_app.train", *train_args(cache, folder / "run", "--max-steps", 9))
+    assert result.returncode == 0, result.stderr
+    return cache, folder / "run"
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_resume_from_a_damaged_checkpoint_is_one_line(stopped_run, tmp_path, damage):
+    cache, run = stopped_run
+    arrays = read_npz(run / "last.npz")
+    original = arrays["train_state"]
+    saved = json.loads(str(original))
+    DAMAGES[damage](arrays, saved)
+    if arrays["train_state"] is original:       # the damage was to the parsed state: write it back
+        arrays["train_state"] = np.array(json.dumps(saved))
+    (tmp_path / "run").mkdir()
+    np.savez(tmp_path / "run" / "last.npz", **arrays)
+    before = (tmp_path / "run" / "last.npz").read_bytes()
+    result = run_module("fer_app.train", "--data", cache, "--out", tmp_path / "run", "--resume")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert (tmp_path / "run" / "last.npz").read_bytes() == before

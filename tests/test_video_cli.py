@@ -24,9 +24,11 @@ def outputs(out, stem):
 def test_two_moving_faces(face_video, tmp_path, tiny_model_path):
     path, frame_count, fps = face_video
     out = tmp_path / "out"
-    result = run_command("fer_app.video", path, "--out", out, "--model", tiny_model_path)
+    # The cascade: the clip's faces are data set crops it finds, and its square boxes are their
+    # frames, which the boxes are checked against (a learned detector's are narrower).
+    result = run_command("fer_app.video", path, "--out", out, "--model", tiny_model_path, "--detector", "haar")
     assert result.returncode == 0, result.stderr
-    assert "face detection every 3 frames, boxes followed in between" in result.stdout
+    assert "Haar cascade: face detection every 3 frames, boxes followed in between" in result.stdout
     assert "frames/s" in result.stdout and "#1" in result.stdout and "#2" in result.stdout
     annotated, table, timeline = outputs(out, path.stem)
 
@@ -121,3 +123,81 @@ def test_a_failure_midway_leaves_no_output(face_video, tmp_path, tiny_model_path
     code, _, err = run_main(video.main, [face_video[0], "--out", out, "--model", tiny_model_path], capfd)
     assert code == 2 and "error: disk full" in err
     assert list(out.iterdir()) == []   # no half-written video or CSV, not even under a temporary name
+
+
+def test_a_video_the_writer_could_not_store_whole_replaces_nothing(face_video, tmp_path, tiny_model_path, capfd,
+                                                                   monkeypatch):
+    """OpenCV's writer reports no error on a full disk: frames it silently lost must not pass for a video."""
+    from fer_app import videoio
+    out = tmp_path / "out"
+    code, _, _ = run_main(video.main, [face_video[0], "--out", out, "--model", tiny_model_path], capfd)
+    assert code == 0
+    stem = face_video[0].stem
+    before = {path: path.read_bytes() for path in outputs(out, stem)}
+    write = videoio._CountingWriter.write
+
+    def lose_frames_after_the_fifth(self, frame):
+        if self.frames < 5:
+            write(self, frame)
+        else:
+            self.frames += 1        # counted as given, never stored
+
+    monkeypatch.setattr(videoio._CountingWriter, "write", lose_frames_after_the_fifth)
+    code, _, err = run_main(video.main, [face_video[0], "--out", out, "--model", tiny_model_path], capfd)
+    assert code == 2 and err.strip().splitlines()[-1].startswith("error: ") and "could not be written whole" in err
+    assert "Traceback" not in err
+    assert {path: path.read_bytes() for path in outputs(out, stem)} == before
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_sampling_keeps_true_frame_indices_and_times(face_video, tmp_path, tiny_model_path, capfd):
+    path, frame_count, fps = face_video   # 30 frames at 15 frames/s: every third at 5
+    out = tmp_path / "out"
+    code, stdout, _ = run_main(video.main, [path, "--out", out, "--model", tiny_model_path, "--sample-fps", 5], capfd)
+    assert code == 0 and "analysing 5 frames per second" in stdout
+    rows = read_csv(out / f"{path.stem}.faces.csv")
+    assert sorted({int(row["frame"]) for row in rows}) == list(range(0, frame_count, 3))
+    assert all(float(row["time_s"]) == pytest.approx(int(row["frame"]) / fps, abs=1e-3) for row in rows)
+    assert {row["face_id"] for row in rows} == {"1", "2"}   # the faces keep their ids across the gaps
+    capture = cv2.VideoCapture(str(out / f"{path.stem}.annotated.mp4"))
+    assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == frame_count / 3 and capture.get(cv2.CAP_PROP_FPS) == 5
+    capture.release()
+
+
+def test_no_annotated_video(face_video, tmp_path, tiny_model_path, capfd):
+    path = face_video[0]
+    out = tmp_path / "out"
+    code, _, _ = run_main(video.main, [path, "--out", out, "--model", tiny_model_path, "--no-annotated-video"], capfd)
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == [f"{path.stem}.faces.csv", f"{path.stem}.timeline.png"]
+
+
+@pytest.mark.parametrize("rate", ["0", "-2", "nan"])
+def test_sampling_rate_must_be_positive(face_video, tmp_path, rate, capfd):
+    code, _, err = run_main(video.main, [face_video[0], "--out", tmp_path / "out", "--sample-fps", rate], capfd)
+    assert code == 2 and "argument --sample-fps: must be" in err
+
+
+def test_sigterm_midway_leaves_no_partial_files(tmp_path, tiny_model_path, detectable_faces):
+    """kill (SIGTERM) ends the command with its cleanup: no hidden half-written video stays behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.app_helpers import REPO, paste_faces
+    clip = tmp_path / "long.mp4"
+    write_video(clip, [paste_faces(detectable_faces[:1], [moving_face_boxes(i % 20)[0]]) for i in range(600)], 30.0)
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "fer_app.video", str(clip), "--out", str(out), "--model",
+                                str(tiny_model_path), "--detector", "haar"], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".*partial*")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert process.poll() is None, "the video finished before it could be interrupted"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "terminated"
+    assert list(out.iterdir()) == []

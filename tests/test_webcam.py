@@ -42,3 +42,21 @@ def test_a_window_without_a_screen_asks_for_no_window(face_video, tiny_model_pat
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     code, _, err = run_main(webcam.main, ["--source", face_video[0], "--model", tiny_model_path], capfd)
     assert_one_line_error(code, err, "--no-window")
+
+
+def test_recording_over_the_source_is_refused(face_video, tmp_path, tiny_model_path, capfd):
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(face_video[0].read_bytes())
+    before = source.read_bytes()
+    code, _, err = run_main(webcam.main, ["--source", source, "--no-window", "--record", tmp_path / "." / "clip.mp4",
+                                          "--model", tiny_model_path], capfd)
+    assert_one_line_error(code, err, "would overwrite the --source video")
+    assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize("camera", ["-1", "99999999999", "nan", "1.5"])
+def test_camera_numbers_out_of_range_are_usage_errors(camera, tiny_model_path, capfd):
+    with pytest.raises(SystemExit) as stop:
+        webcam.parse_args(["--camera", camera, "--no-window", "--model", str(tiny_model_path)])
+    assert stop.value.code == 2
+    assert "--camera" in capfd.readouterr().err

@@ -10,11 +10,26 @@ parameters, never touched by an optimizer. `no_weight_decay` names the parameter
 weight decay must leave alone. `config()` returns the constructor arguments, so that a
 model file can rebuild the layer.
 """
+import numbers
+
 import numpy as np
+
+
+def positive_int(value, name):
+    """value as an int, if it is a whole number >= 1 (model files come from JSON: no bools, no 2.5)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    return int(value)
 
 
 class Layer:
     no_weight_decay = ()
+
+    @classmethod
+    def parameter_shapes(cls, **config):
+        """{key: shape} of the params and state a layer built with `config` has, computed
+        without building it (so that a model file's claims can be checked first)."""
+        return {}
 
     def __init__(self):
         self.params = {}

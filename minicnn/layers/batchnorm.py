@@ -2,7 +2,7 @@
 import numpy as np
 
 from minicnn import kernels
-from minicnn.layers.base import Layer
+from minicnn.layers.base import Layer, positive_int
 
 
 class _BatchNorm(Layer):
@@ -34,6 +34,7 @@ class _BatchNorm(Layer):
 
     def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=np.float32):
         super().__init__()
+        num_features = self.parameter_shapes(num_features)["gamma"][0]
         if not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
         if not eps > 0:
@@ -45,6 +46,11 @@ class _BatchNorm(Layer):
         self.state["running_mean"] = np.zeros(self.num_features, dtype=dtype)
         self.state["running_var"] = np.ones(self.num_features, dtype=dtype)
         self._cache = None
+
+    @classmethod
+    def parameter_shapes(cls, num_features, **_):
+        shape = (positive_int(num_features, "num_features"),)
+        return {"gamma": shape, "beta": shape, "running_mean": shape, "running_var": shape}
 
     def _channels_view(self, x):
         """x as (N, C, L): the kernels' layout."""

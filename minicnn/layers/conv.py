@@ -4,7 +4,7 @@ import numpy as np
 from minicnn import kernels
 from minicnn.init import initializer
 from minicnn.kernels.winograd_matrices import MAX_TILE, best_output_tile
-from minicnn.layers.base import Layer
+from minicnn.layers.base import Layer, positive_int
 
 # im2col multiplies the input by kh*kw; the conv works through the batch a few samples
 # at a time so that the column matrix of a chunk stays near this size instead of
@@ -56,9 +56,9 @@ class Conv2D(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  init="glorot_uniform", rng=None, dtype=np.float32, algorithm="auto"):
         super().__init__()
-        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride, self.init = (kh, kw), int(stride), init
+        shapes = self.parameter_shapes(in_channels, out_channels, kernel_size)
+        (self.out_channels, self.in_channels, kh, kw) = shapes["W"]
+        self.kernel_size, self.stride, self.init = (kh, kw), positive_int(stride, "stride"), init
         self.padding = padding
         self.pad = self._padding_amount(padding, kh, kw)
         self.algorithm = algorithm
@@ -66,13 +66,22 @@ class Conv2D(Layer):
         self._forward_used_winograd = False
         rng = np.random.default_rng() if rng is None else rng
         fan_in, fan_out = in_channels * kh * kw, out_channels * kh * kw
-        self.params["W"] = initializer(init)((out_channels, in_channels, kh, kw), fan_in, fan_out, rng, dtype)
-        self.params["b"] = np.zeros(out_channels, dtype=dtype)
+        self.params["W"] = initializer(init)(shapes["W"], fan_in, fan_out, rng, dtype)
+        self.params["b"] = np.zeros(shapes["b"], dtype=dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._x = None
         self._tile = self._u = self._v = None      # Winograd: tile size, U and V of the last forward
         self._u_source = None                      # the weights U was computed from
         self._scratch = {}
+
+    @classmethod
+    def parameter_shapes(cls, in_channels, out_channels, kernel_size, **_):
+        if isinstance(kernel_size, (list, tuple)) and len(kernel_size) == 2:
+            kh, kw = (positive_int(k, "kernel_size") for k in kernel_size)
+        else:
+            kh = kw = positive_int(kernel_size, "kernel_size")
+        in_channels, out_channels = positive_int(in_channels, "in_channels"), positive_int(out_channels, "out_channels")
+        return {"W": (out_channels, in_channels, kh, kw), "b": (out_channels,)}
 
     @staticmethod
     def _padding_amount(padding, kh, kw):
@@ -82,7 +91,7 @@ class Conv2D(Layer):
             if kh != kw or kh % 2 == 0:
                 raise ValueError(f"padding='same' needs a square, odd kernel, got {kh}x{kw}")
             return kh // 2
-        if isinstance(padding, (int, np.integer)) and padding >= 0:
+        if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool) and padding >= 0:
             return int(padding)
         raise ValueError(f"padding must be a non-negative int, 'valid' or 'same', got {padding!r}")
 

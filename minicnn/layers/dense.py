@@ -2,7 +2,7 @@
 import numpy as np
 
 from minicnn.init import initializer
-from minicnn.layers.base import Layer
+from minicnn.layers.base import Layer, positive_int
 
 
 class Dense(Layer):
@@ -17,12 +17,18 @@ class Dense(Layer):
 
     def __init__(self, in_features, out_features, init="glorot_uniform", rng=None, dtype=np.float32):
         super().__init__()
-        self.in_features, self.out_features, self.init = int(in_features), int(out_features), init
+        shapes = self.parameter_shapes(in_features, out_features)
+        (self.in_features, self.out_features), self.init = shapes["W"], init
         rng = np.random.default_rng() if rng is None else rng
-        self.params["W"] = initializer(init)((in_features, out_features), in_features, out_features, rng, dtype)
-        self.params["b"] = np.zeros(out_features, dtype=dtype)
+        self.params["W"] = initializer(init)(shapes["W"], self.in_features, self.out_features, rng, dtype)
+        self.params["b"] = np.zeros(shapes["b"], dtype=dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self._x = None
+
+    @classmethod
+    def parameter_shapes(cls, in_features, out_features, **_):
+        in_features, out_features = positive_int(in_features, "in_features"), positive_int(out_features, "out_features")
+        return {"W": (in_features, out_features), "b": (out_features,)}
 
     def output_shape(self, input_shape):
         if tuple(input_shape) != (self.in_features,):

@@ -1,6 +1,6 @@
 """Max pooling."""
 from minicnn import kernels
-from minicnn.layers.base import Layer
+from minicnn.layers.base import Layer, positive_int
 
 
 class MaxPool2D(Layer):
@@ -21,8 +21,8 @@ class MaxPool2D(Layer):
 
     def __init__(self, pool_size=2, stride=None):
         super().__init__()
-        self.pool_size = int(pool_size)
-        self.stride = self.pool_size if stride is None else int(stride)
+        self.pool_size = positive_int(pool_size, "pool_size")
+        self.stride = self.pool_size if stride is None else positive_int(stride, "stride")
         self._argmax = None
         self._x = None
 
