@@ -109,17 +109,23 @@ def real_images(folder=REAL, every=10):
     folder = Path(folder)
     images = [cv2.imread(str(folder / REAL_PHOTO))] if (folder / REAL_PHOTO).is_file() else []
     for clip in REAL_CLIPS:
-        capture = cv2.VideoCapture(str(folder / clip))
-        index = 0
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if index % every == 0:
-                images.append(frame)
-            index += 1
-        capture.release()
+        images += clip_frames(folder / clip, every)
     return images
+
+
+def clip_frames(path, every):
+    """Every `every`-th frame of a video file (BGR), from the first."""
+    capture = cv2.VideoCapture(str(path))
+    frames, index = [], 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if index % every == 0:
+            frames.append(frame)
+        index += 1
+    capture.release()
+    return frames
 
 
 def implied_framing(detector, images, fer):
