@@ -21,7 +21,7 @@ from pathlib import Path
 
 from data_tools.fer2013 import load_split
 from fer_app.cli import AppError, run
-from fer_app.evaluate import evaluate_split
+from fer_app.evaluation import evaluate_split
 from fer_app.metrics import classification_report, format_report
 from fer_app.model_store import (DEFAULT_MODEL, SHIPPED_MODELS, load_inference_model, sha256_of,
                                  shipped_paths)

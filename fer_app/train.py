@@ -29,7 +29,7 @@ from data_tools.fer2013 import load_split
 from fer_app import plots
 from fer_app.checkpoint import load_checkpoint, read_train_state, save_checkpoint
 from fer_app.cli import AppError, run
-from fer_app.evaluate import evaluate_split
+from fer_app.evaluation import evaluate_split
 from fer_app.labels import EMOTIONS
 from fer_app.metrics import classification_report
 from fer_app.preprocess import INPUT_SHAPE, PREPROCESSING, normalize

@@ -34,7 +34,7 @@ def test_shipped_record_figures_are_what_the_model_gives(fer2013_dir, name):
     """The record's validation figures, measured again as the app runs the model: as it
     classifies (with the mirror average), and single views."""
     from data_tools.fer2013 import load_split
-    from fer_app.evaluate import evaluate_split
+    from fer_app.evaluation import evaluate_split
     record = json.loads(shipped_paths(name)[1].read_text())
     images, labels = load_split(fer2013_dir, "validation")
     model = load_inference_model(name)
