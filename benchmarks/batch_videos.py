@@ -73,6 +73,24 @@ def batched(folder, out, model, workers):
     return {"wall_s": seconds, "frames": int(frames), "fps_wall": int(frames) / seconds, "fps_printed": float(fps)}
 
 
+RUN_NAMES = {"sequential_video": "fer_app.video, one clip after another", "batch_1_workers": "fer_app.batch, 1 worker",
+             "batch_2_workers": "fer_app.batch, 2 workers"}
+
+
+def table(results):
+    """Markdown: a row per way of running the collection, then the ratios."""
+    lines = [f"Date {results['date']}; machine {results['machine']}; {results['clips']} clips of "
+             f"{results['frames_per_clip']} frames, {results['frame_size'][0]}x{results['frame_size'][1]}.", "",
+             "| run | wall time (s) | frames | frames/s, wall clock | frames/s, as the command prints it |",
+             "|---|---|---|---|---|"]
+    for name, run in results["runs"].items():
+        lines.append(f"| {RUN_NAMES[name]} | {run['wall_s']:.1f} | {run['frames']} | {run['fps_wall']:.1f} "
+                     f"| {run['fps_printed']:.1f} |")
+    lines += ["", f"2 workers / 1 worker: {results['ratio_2_over_1_workers']:.2f}x; 2 workers / fer_app.video one "
+                  f"clip after another: {results['ratio_2_workers_over_sequential']:.2f}x (wall-clock frames/s)."]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=8, help="clips in the collection (default 8)")
@@ -98,12 +116,7 @@ def main(argv=None):
         "ratio_2_over_1_workers": runs["batch_2_workers"]["fps_wall"] / runs["batch_1_workers"]["fps_wall"],
         "ratio_2_workers_over_sequential": runs["batch_2_workers"]["fps_wall"] / runs["sequential_video"]["fps_wall"],
     }
-    print(f"{'run':<18} {'wall s':>8} {'frames':>7} {'frames/s (wall)':>16} {'frames/s (printed)':>19}")
-    for name, run in runs.items():
-        print(f"{name:<18} {run['wall_s']:>8.1f} {run['frames']:>7} {run['fps_wall']:>16.1f} "
-              f"{run['fps_printed']:>19.1f}")
-    print(f"2 workers / 1 worker: {results['ratio_2_over_1_workers']:.2f}x; 2 workers / sequential fer_app.video: "
-          f"{results['ratio_2_workers_over_sequential']:.2f}x (wall-clock frames/s)")
+    print(table(results))
     if args.json:
         write_json(args.json, results)
         print(f"wrote {args.json}")
