@@ -558,7 +558,7 @@ def receptive_fields():
     """
     import numpy as np
 
-    from minicnn import Conv2D, get_backend, set_backend
+    from minicnn import Conv2D, using_backend
     from minicnn.models import report_cnn
     layers = []
     for layer in report_cnn().layers:
@@ -577,9 +577,7 @@ def receptive_fields():
     poked[np.arange(48), 0, 24, np.arange(48)] += 100
     poked[48 + np.arange(48), 0, np.arange(48), 24] += 100
     fields, a, b = [], base, poked
-    previous = get_backend()
-    set_backend("numpy")                 # float64, one channel: not worth compiling numba kernels for
-    try:
+    with using_backend("numpy"):         # float64, one channel: not worth compiling numba kernels for
         for label, layer in layers:
             a, b = layer.forward(a), layer.forward(b)
             centre = a.shape[2] // 2, a.shape[3] // 2
@@ -587,8 +585,6 @@ def receptive_fields():
             cols, rows = np.nonzero(changed[:48])[0], np.nonzero(changed[48:])[0]
             fields.append((label, a.shape[2], (int(rows.min()), int(cols.min()), int(rows.max()) + 1,
                                                int(cols.max()) + 1)))
-    finally:
-        set_backend(previous)
     return fields
 
 

@@ -7,6 +7,7 @@ is absent; asking for "numba" explicitly where it is absent is an error.
 """
 import importlib
 import os
+from contextlib import contextmanager
 
 BACKENDS = ("auto", "numba", "numpy")
 
@@ -50,3 +51,14 @@ def get_backend():
     if _active is None:
         set_backend(os.environ.get("MINICNN_BACKEND", "auto").strip().lower() or "auto")
     return _active
+
+
+@contextmanager
+def using_backend(name):
+    """with using_backend("numpy"): ...  runs the block with that backend, then restores the one before."""
+    previous = get_backend()
+    set_backend(name)
+    try:
+        yield get_backend()
+    finally:
+        set_backend(previous)

@@ -26,10 +26,8 @@ def _available_backends():
 def backend(request):
     """Run the test once per available kernel backend, restoring the previous one after."""
     import minicnn
-    previous = minicnn.get_backend()
-    minicnn.set_backend(request.param)
-    yield request.param
-    minicnn.set_backend(previous)
+    with minicnn.using_backend(request.param):
+        yield request.param
 
 
 # --- fer_app: a model and real-face scenes for the detection / image / video / webcam tests.

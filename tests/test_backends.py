@@ -19,12 +19,8 @@ WINOGRAD_TOLERANCES = {np.float64: 1e-10, np.float32: 3e-5}
 
 
 def run_with_backend(name, fn):
-    previous = minicnn.get_backend()
-    minicnn.set_backend(name)
-    try:
+    with minicnn.using_backend(name):
         return fn()
-    finally:
-        minicnn.set_backend(previous)
 
 
 def assert_backends_agree(fn, dtype, relative_to_max=False):

@@ -62,10 +62,9 @@ def test_examples_run(page, monkeypatch):
     if any(re.search(r"^from skimage|^import skimage", code, re.M) for _, code in blocks):
         pytest.importorskip("skimage", reason="this page's examples use scikit-image (the demo extra)")
     monkeypatch.chdir(ROOT)
-    previous_backend = minicnn.get_backend()
     namespace = {"__name__": f"docs_{page.stem}"}
     printed = build.printed_outputs(text)
-    try:
+    with minicnn.using_backend(minicnn.get_backend()):     # a page may switch backends: restore afterwards
         for line, code in blocks:
             # Padding with newlines makes tracebacks point at the line of the page itself.
             buffer = io.StringIO()
@@ -75,8 +74,6 @@ def test_examples_run(page, monkeypatch):
                 shown = "\n".join(row.rstrip() for row in buffer.getvalue().rstrip("\n").splitlines())
                 assert shown == printed[line], (f"docs/{page.name}, the example at line {line} prints\n{shown}\n"
                                                 f"but the page says it prints\n{printed[line]}")
-    finally:
-        minicnn.set_backend(previous_backend)
 
 
 def test_every_page_has_runnable_examples():
