@@ -1,36 +1,30 @@
 """Atomic file writing: a reader never sees a half-written file."""
 import json
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
-
-
-def _default_file_mode():
-    """The permissions open() would give a new file: 0o666 less the process umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 @contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file next to `path`; on success rename it onto `path`, on error delete it.
 
-    The file gets the permissions a plain open() would give it (mkstemp's are owner-only).
+    The temporary file is created with mode 0o666, which the process umask trims, so the
+    file ends with the permissions a plain open() would give it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

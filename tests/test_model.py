@@ -137,3 +137,18 @@ def test_train_summary_command(arch, lines):
     assert result.returncode == 0, result.stderr
     for line in lines:
         assert line in result.stdout
+
+
+def test_atomic_write_gives_the_permissions_a_plain_open_would(tmp_path):
+    import os
+    from minicnn.io import atomic_write
+    with open(tmp_path / "plain.bin", "wb") as f:
+        f.write(b"x")
+    with atomic_write(tmp_path / "atomic.bin") as f:
+        f.write(b"x")
+    assert (tmp_path / "atomic.bin").stat().st_mode == (tmp_path / "plain.bin").stat().st_mode
+    with pytest.raises(RuntimeError):
+        with atomic_write(tmp_path / "failed.bin") as f:
+            f.write(b"half")
+            raise RuntimeError("interrupted")
+    assert sorted(os.listdir(tmp_path)) == ["atomic.bin", "plain.bin"]
