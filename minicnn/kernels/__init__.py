@@ -22,6 +22,7 @@ fresh memory pages for every large temporary. The functions below dispatch to wh
 import importlib
 
 from minicnn.backend import get_backend
+from minicnn.kernels.shapes import ceil_div, check_out, conv_output_size  # noqa: F401  (the layers' shape arithmetic)
 
 _MODULES = {
     ("im2col", "numpy"): "minicnn.kernels.im2col_numpy",
@@ -107,15 +108,3 @@ def winograd_output_transform(mt, m, r, bias, out_shape, out=None):
 
 def winograd_output_transform_adjoint(dy, m, r, out=None):
     return _module("winograd").output_transform_adjoint(dy, m, r, out)
-
-
-def check_out(out, shape, dtype):
-    """An `out=` buffer must have exactly the result's shape and dtype (numba does not bounds-check)."""
-    if out.shape != tuple(shape) or out.dtype != dtype:
-        raise ValueError(f"out= has shape {out.shape} and dtype {out.dtype}; expected {tuple(shape)} and {dtype}")
-    return out
-
-
-def conv_output_size(size, kernel, stride, pad):
-    """Output length of a convolution or pooling along one axis: (size + 2*pad - kernel) // stride + 1."""
-    return (size + 2 * pad - kernel) // stride + 1

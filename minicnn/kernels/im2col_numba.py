@@ -10,7 +10,7 @@ compiler turns into vector instructions, instead of a bounds check per element.
 import numpy as np
 from numba import njit, prange
 
-from minicnn.kernels import check_out
+from minicnn.kernels.shapes import check_out, conv_output_size
 
 
 @njit(inline="always")
@@ -25,17 +25,16 @@ def _valid_range(size, out_size, offset, stride, pad):
 def im2col(x, kh, kw, stride, pad, out=None):
     """x: (N, C, H, W) -> cols: (N, C*kh*kw, OH*OW), written into `out` when given."""
     n, c, h, w = x.shape
-    shape = (n, c * kh * kw, ((h + 2 * pad - kh) // stride + 1) * ((w + 2 * pad - kw) // stride + 1))
+    oh, ow = conv_output_size(h, kh, stride, pad), conv_output_size(w, kw, stride, pad)
+    shape = (n, c * kh * kw, oh * ow)
     cols = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
-    _im2col_into(x, kh, kw, stride, pad, cols)
+    _im2col_into(x, kh, kw, stride, pad, oh, ow, cols)
     return cols
 
 
 @njit(parallel=True, cache=True)
-def _im2col_into(x, kh, kw, stride, pad, cols):
+def _im2col_into(x, kh, kw, stride, pad, oh, ow, cols):
     n, c, h, w = x.shape
-    oh = (h + 2 * pad - kh) // stride + 1
-    ow = (w + 2 * pad - kw) // stride + 1
     rows = c * kh * kw
     for task in prange(n * rows):
         sample, row = task // rows, task % rows
@@ -58,15 +57,14 @@ def _im2col_into(x, kh, kw, stride, pad, cols):
 def col2im(cols, x_shape, kh, kw, stride, pad, out=None):
     """cols: (N, C*kh*kw, OH*OW) -> dx: (N, C, H, W), summing overlapping contributions."""
     dx = np.empty(x_shape, dtype=cols.dtype) if out is None else check_out(out, x_shape, cols.dtype)
-    _col2im_into(cols, kh, kw, stride, pad, dx)
+    oh, ow = conv_output_size(x_shape[2], kh, stride, pad), conv_output_size(x_shape[3], kw, stride, pad)
+    _col2im_into(cols, kh, kw, stride, pad, oh, ow, dx)
     return dx
 
 
 @njit(parallel=True, cache=True)
-def _col2im_into(cols, kh, kw, stride, pad, dx):
+def _col2im_into(cols, kh, kw, stride, pad, oh, ow, dx):
     n, c, h, w = dx.shape
-    oh = (h + 2 * pad - kh) // stride + 1
-    ow = (w + 2 * pad - kw) // stride + 1
     for task in prange(n * c):
         sample, channel = task // c, task % c
         dx[sample, channel] = 0

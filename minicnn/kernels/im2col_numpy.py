@@ -11,7 +11,7 @@ Column order: q = oh * OW + ow, so the product reshapes straight to (F, OH, OW).
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from minicnn.kernels import check_out, conv_output_size
+from minicnn.kernels.shapes import check_out, conv_output_size
 
 
 def im2col(x, kh, kw, stride, pad, out=None):

@@ -13,15 +13,21 @@ and 12.5).
 import numpy as np
 from numba import njit, prange
 
+from minicnn.kernels.shapes import conv_output_size
 
-@njit(parallel=True, cache=True)
+
 def maxpool_forward(x, ph, pw, stride):
     """x: (N, C, H, W) -> out: (N, C, OH, OW), argmax: (N, C, OH, OW) int32."""
     n, c, h, w = x.shape
-    oh = (h - ph) // stride + 1
-    ow = (w - pw) // stride + 1
-    out = np.empty((n, c, oh, ow), dtype=x.dtype)
-    argmax = np.empty((n, c, oh, ow), dtype=np.int32)
+    shape = (n, c, conv_output_size(h, ph, stride, 0), conv_output_size(w, pw, stride, 0))
+    out, argmax = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int32)
+    _maxpool_forward_into(x, ph, pw, stride, out, argmax)
+    return out, argmax
+
+
+@njit(parallel=True, cache=True)
+def _maxpool_forward_into(x, ph, pw, stride, out, argmax):
+    n, c, oh, ow = out.shape
     for task in prange(n * c):
         sample, channel = task // c, task % c
         for y in range(oh):
@@ -36,13 +42,12 @@ def maxpool_forward(x, ph, pw, stride):
                             best_k = i * pw + j
                 out[sample, channel, y, xx] = best
                 argmax[sample, channel, y, xx] = best_k
-    return out, argmax
 
 
 def maxpool(x, ph, pw, stride):
     """x: (N, C, H, W) -> out: (N, C, OH, OW), the maxima alone."""
     n, c, h, w = x.shape
-    out = np.empty((n, c, (h - ph) // stride + 1, (w - pw) // stride + 1), dtype=x.dtype)
+    out = np.empty((n, c, conv_output_size(h, ph, stride, 0), conv_output_size(w, pw, stride, 0)), dtype=x.dtype)
     _maxpool_into(np.ascontiguousarray(x), ph, pw, stride, out)
     return out
 

@@ -9,7 +9,7 @@ Inference needs only the maxima: `maxpool` gives them without the positions.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from minicnn.kernels import conv_output_size
+from minicnn.kernels.shapes import conv_output_size
 
 
 def maxpool_forward(x, ph, pw, stride):

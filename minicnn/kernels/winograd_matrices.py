@@ -29,6 +29,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from minicnn.kernels.shapes import ceil_div
+
 # Taken in this order, so that small tiles use the best-conditioned points.
 POINTS = (0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0)
 MAX_TILE = len(POINTS) + 1
@@ -70,7 +72,7 @@ def best_output_tile(out_h, out_w, r):
     """
     def work(m):
         a = m + r - 1
-        return -(-out_h // m) * -(-out_w // m) * a ** 3
+        return ceil_div(out_h, m) * ceil_div(out_w, m) * a ** 3
 
     candidates = range(2, MAX_TILE - r + 2)
     if not candidates:

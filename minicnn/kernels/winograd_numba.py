@@ -31,7 +31,7 @@ above. The filter transforms are one small matrix product each and stay in NumPy
 import numpy as np
 from numba import njit, prange
 
-from minicnn.kernels import check_out
+from minicnn.kernels.shapes import ceil_div, check_out
 from minicnn.kernels.im2col_numba import _valid_range
 from minicnn.kernels.winograd_matrices import winograd_matrices
 from minicnn.kernels.winograd_numpy import filter_transform, filter_transform_adjoint, tile_counts
@@ -62,10 +62,13 @@ def samples_per_task(tiles_per_image):
     return max(1, TASK_TILES // tiles_per_image)
 
 
+ceil_div_compiled = njit(inline="always")(ceil_div)   # the same function, callable from compiled loops
+
+
 @njit(inline="always")
 def _plane_size(tiles, a, m):
     """Rows (or columns) of a phase plane: the tiles plus what the last tile reaches past them."""
-    return tiles + (a - m + m - 1) // m
+    return tiles + ceil_div_compiled(a - m, m)
 
 
 @njit(inline="always")
@@ -110,7 +113,7 @@ def _input_transform_into(x, bt, m, pad, th, tw, group, v):
     a = bt.shape[0]
     ph, pw = _plane_size(th, a, m), _plane_size(tw, a, m)
     reach = ph - th                                      # plane rows a tile reads below its own
-    for task in prange(-(-n // group) * c):
+    for task in prange(ceil_div_compiled(n, group) * c):
         first_sample, channel = task // c * group, task % c
         count = min(group, n - first_sample)
         planes = np.zeros((m, m, count * ph * pw), dtype=x.dtype)   # the samples' planes, one below the other
@@ -153,7 +156,7 @@ def output_transform(mt, m, r, bias, out_shape, out=None):
 def _place_tiles(tiles, m, bias, y):
     """y[n, f, ty*m + u, tx*m + v] = tiles[u*m + v, f, tile (n, ty, tx)] + bias[f], overhang dropped."""
     n, f, oh, ow = y.shape
-    th, tw = (oh + m - 1) // m, (ow + m - 1) // m
+    th, tw = ceil_div_compiled(oh, m), ceil_div_compiled(ow, m)
     for task in prange(n * f):
         sample, channel = task // f, task % f
         for row in range(oh):
@@ -161,7 +164,7 @@ def _place_tiles(tiles, m, bias, y):
             dst = y[sample, channel, row]
             for v_ in range(m):
                 src = tiles[u * m + v_, channel, (sample * th + ty) * tw:]
-                for tx in range((ow - v_ + m - 1) // m):     # the tiles whose column tx*m + v_ is inside
+                for tx in range(ceil_div_compiled(ow - v_, m)):     # the tiles whose column tx*m + v_ is inside
                     dst[tx * m + v_] = src[tx] + bias[channel]
 
 
@@ -170,7 +173,7 @@ def output_transform_adjoint(dy, m, r, out=None):
     n, f, oh, ow = dy.shape
     at = winograd_matrices(m, r)[0].astype(dy.dtype)
     a = at.shape[1]
-    th, tw = -(-oh // m), -(-ow // m)
+    th, tw = ceil_div(oh, m), ceil_div(ow, m)
     shape = (a * a, f, n * th * tw)
     dm = np.empty(shape, dtype=dy.dtype) if out is None else check_out(out, shape, dy.dtype)
     _output_transform_adjoint_into(dy, at, samples_per_task(th * tw), dm)
@@ -181,9 +184,9 @@ def output_transform_adjoint(dy, m, r, out=None):
 def _output_transform_adjoint_into(dy, at, group, dm):
     n, f, oh, ow = dy.shape
     m, a = at.shape
-    th, tw = (oh + m - 1) // m, (ow + m - 1) // m
+    th, tw = ceil_div_compiled(oh, m), ceil_div_compiled(ow, m)
     tiles = th * tw
-    for task in prange(-(-n // group) * f):
+    for task in prange(ceil_div_compiled(n, group) * f):
         first_sample, channel = task // f * group, task % f
         count = min(group, n - first_sample)
         length = count * tiles
@@ -229,7 +232,7 @@ def _input_transform_adjoint_into(dv, bt, m, pad, th, tw, group, dx):
     a = bt.shape[0]
     ph, pw = _plane_size(th, a, m), _plane_size(tw, a, m)
     tiles = th * tw
-    for task in prange(-(-n // group) * c):
+    for task in prange(ceil_div_compiled(n, group) * c):
         first_sample, channel = task // c * group, task % c
         count = min(group, n - first_sample)
         first_tile, length = first_sample * tiles, count * tiles

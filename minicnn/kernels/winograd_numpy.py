@@ -25,14 +25,14 @@ The backward pass needs the adjoint (transpose) of each linear transform:
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from minicnn.kernels import check_out, conv_output_size
+from minicnn.kernels.shapes import ceil_div, check_out, conv_output_size
 from minicnn.kernels.winograd_matrices import winograd_matrices
 
 
 def tile_counts(h, w, m, r, pad):
     """(OH, OW, TH, TW): output size and tiles per column and row of a stride-1 conv."""
     oh, ow = conv_output_size(h, r, 1, pad), conv_output_size(w, r, 1, pad)
-    return oh, ow, -(-oh // m), -(-ow // m)
+    return oh, ow, ceil_div(oh, m), ceil_div(ow, m)
 
 
 def filter_transform(weights, m):
@@ -82,7 +82,7 @@ def output_transform(mt, m, r, bias, out_shape, out=None):
     """
     n, f, oh, ow = out_shape
     at = winograd_matrices(m, r)[0].astype(mt.dtype)
-    th, tw = -(-oh // m), -(-ow // m)
+    th, tw = ceil_div(oh, m), ceil_div(ow, m)
     tiles = (np.kron(at, at) @ mt.reshape(mt.shape[0], -1)).reshape(m, m, f, n, th, tw)
     y = tiles.transpose(3, 2, 4, 0, 5, 1).reshape(n, f, th * m, tw * m)[:, :, :oh, :ow]
     out = np.empty(out_shape, dtype=mt.dtype) if out is None else check_out(out, out_shape, mt.dtype)
@@ -96,7 +96,7 @@ def output_transform_adjoint(dy, m, r, out=None):
     n, f, oh, ow = dy.shape
     at = winograd_matrices(m, r)[0].astype(dy.dtype)
     a = at.shape[1]
-    th, tw = -(-oh // m), -(-ow // m)
+    th, tw = ceil_div(oh, m), ceil_div(ow, m)
     padded = np.zeros((n, f, th * m, tw * m), dtype=dy.dtype)
     padded[:, :, :oh, :ow] = dy
     columns = padded.reshape(n, f, th, m, tw, m).transpose(3, 5, 1, 0, 2, 4).reshape(m * m, -1)

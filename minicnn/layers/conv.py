@@ -195,7 +195,7 @@ class Conv2D(Layer):
         self._x = x
         u = self._filter_transform(m)
         out = np.empty((n, f, oh, ow), dtype=np.result_type(x, u))
-        a2, tiles = (m + r - 1) ** 2, -(-oh // m) * -(-ow // m)
+        a2, tiles = (m + r - 1) ** 2, kernels.ceil_div(oh, m) * kernels.ceil_div(ow, m)
         step = n if training else max(1, min(n, CHUNK_BYTES // (a2 * max(f, self.in_channels) * tiles * x.itemsize)))
         v_buffer = self._scratch_buffer("v", (a2, self.in_channels, step * tiles), x.dtype)
         m_buffer = self._scratch_buffer("m", (a2, f, step * tiles), out.dtype)
