@@ -37,6 +37,10 @@ DEFAULT_THRESHOLD = 0.5
 # ones, like the real clips (596 px), are searched at their own resolution
 # (benchmarks/detectors.py measures the cost).
 DEFAULT_DETECT_WIDTH = 640
+# Video frames are searched at most this wide: at the real clips' 596 px, CenterFace took
+# 65-72 ms a frame here and fer_app.video kept 23-29 frames/s, below the clips' own rate;
+# at 448 px the pipeline keeps up (benchmarks/detectors.py).
+VIDEO_DETECT_WIDTH = 448
 # The smallest face (crop side, px) the network still finds mostly (benchmarks/framing.py
 # --sizes: 72% of FER2013 faces at 32 px, 28% at 24); shrinking the image for speed stops
 # where a face of min_size would fall below it.

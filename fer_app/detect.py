@@ -38,7 +38,8 @@ def create_detector(choice="auto", *, for_video=False, min_size=DEFAULT_MIN_FACE
     if choice == "auto":
         choice = available_detectors()[0]
     if choice == "centerface":
-        width = centerface.DEFAULT_DETECT_WIDTH if detect_width is None else detect_width
+        default_width = centerface.VIDEO_DETECT_WIDTH if for_video else centerface.DEFAULT_DETECT_WIDTH
+        width = default_width if detect_width is None else detect_width
         return centerface.CenterFaceDetector(min_size=min_size, threshold=threshold, detect_width=width)
     width = haar.VIDEO_DETECT_WIDTH if detect_width is None and for_video else detect_width
     return haar.HaarDetector(min_size=min_size, scale_factor=scale_factor, min_neighbors=min_neighbors,

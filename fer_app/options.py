@@ -40,9 +40,9 @@ def add_detector_options(parser):
     group.add_argument("--min-neighbors", type=in_range(0, MAX_MIN_NEIGHBORS, kind=int), default=5, metavar="N",
                        help="Haar: detections needed to accept a face; larger gives fewer false faces (default 5)")
     group.add_argument("--detect-width", type=positive_int, metavar="PX",
-                       help="shrink wider images to this width for detection, for speed (default: "
-                            f"{centerface.DEFAULT_DETECT_WIDTH} with CenterFace; with Haar, "
-                            f"{haar.VIDEO_DETECT_WIDTH} for video, full size for photos)")
+                       help="shrink wider images to this width for detection, for speed (default: CenterFace "
+                            f"{centerface.DEFAULT_DETECT_WIDTH} for photos, {centerface.VIDEO_DETECT_WIDTH} for video; "
+                            f"Haar full size for photos, {haar.VIDEO_DETECT_WIDTH} for video)")
 
 
 def add_stream_options(parser):
