@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer_app.preprocess import INPUT_SHAPE  # noqa: E402
-from minicnn.io import atomic_write  # noqa: E402
+from minicnn.io import write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 64
@@ -380,8 +380,7 @@ def main():
     results = collect(args.threads, with_video=not args.no_video, rounds=args.rounds, archs=args.arch)
     print(table(results))
     if args.json:
-        with atomic_write(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+        write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Detector times are medians over every frame after the first (which loads the net
 all figures come from one run on one machine, given with the results.
 """
 import argparse
-import json
 import os
 import platform
 import re
@@ -34,7 +33,7 @@ import cv2
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from fer_app.detect import available_detectors, create_detector  # noqa: E402
-from minicnn.io import atomic_write  # noqa: E402
+from minicnn.io import write_json  # noqa: E402
 
 REAL = REPO.parent / "shared" / "real"
 CLIPS = ("talk_short.mp4", "talk_cut.mp4")
@@ -134,8 +133,7 @@ def main():
     results = collect(args.real)
     print(table(results))
     if args.json:
-        with atomic_write(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+        write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -80,11 +80,10 @@ def test_save_and_load_keep_the_running_statistics(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
 
 
-def test_a_file_without_running_statistics_is_refused(tmp_path):
+def test_a_file_without_running_statistics_is_refused():
     model = Sequential([Flatten(), Dense(4, 3), BatchNorm1D(3)])
     arrays = model.weights()
     del arrays["2.running_var"]
-    model.save(tmp_path / "ok.npz")
     with pytest.raises(minicnn.ModelFileError, match="running_var"):
         model.set_weights(arrays)
 
