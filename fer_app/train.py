@@ -3,6 +3,7 @@
     python -m fer_app.train --data ../shared/fer2013 --out runs/report   # the shipped model's recipe
     python -m fer_app.train --out runs/report --resume        # continue an interrupted run (same data)
     python -m fer_app.train --arch report --summary           # print the architecture
+    python -m fer_app.train --arch vgg_bn --init-from runs/vgg_bn/best.npz --out runs/vgg_bn2   # a warm restart
 
 Each epoch writes to --out, atomically: last.npz (checkpoint), best.npz (the model with
 the best validation accuracy so far), history.json and curves.png. Ctrl-C (or SIGTERM,
@@ -32,9 +33,10 @@ from fer_app.cli import AppError, run
 from fer_app.evaluation import evaluate_split
 from fer_app.labels import EMOTIONS
 from fer_app.metrics import classification_report
+from fer_app.model_store import sha256_of
 from fer_app.preprocess import INPUT_SHAPE, PREPROCESSING, normalize
 from fer_app.validators import non_negative_float, positive_float, positive_int, unit_fraction
-from minicnn import SGD, Adam, SoftmaxCrossEntropy
+from minicnn import SGD, Adam, Sequential, SoftmaxCrossEntropy
 from minicnn.io import write_json
 from minicnn.models import ARCHITECTURES
 from minicnn.schedules import SCHEDULES, learning_rate
@@ -42,7 +44,7 @@ from minicnn.schedules import SCHEDULES, learning_rate
 # Options that define the run: saved in the checkpoint and taken from it on --resume.
 RUN_OPTIONS = ("arch", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                "schedule", "warmup_epochs", "step_epochs", "seed", "augment", "dropout", "train_split", "val_split",
-               "limit", "label_smoothing")
+               "limit", "label_smoothing", "init_from")
 
 
 def make_parser():
@@ -71,6 +73,9 @@ def make_parser():
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                         help="random flips, shifts, rotations and zoom (default on)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init-from", metavar="MODEL",
+                        help="start from this model file's weights and BatchNorm statistics (e.g. a finished "
+                             "run's best.npz) with a fresh optimizer and schedule: a warm restart")
     parser.add_argument("--limit", type=positive_int, default=None, help="train on a random subset of this many images")
     parser.add_argument("--out", default="runs/train", help="output folder")
     parser.add_argument("--resume", action="store_true",
@@ -145,6 +150,13 @@ def code_version():
         return {"commit": None, "dirty": None}
 
 
+def init_record(path):
+    """What a warm restart started from: the file, its SHA-256 and its meta (arch, epoch...); None without one."""
+    if not path:
+        return None
+    return {"path": str(path), "sha256": sha256_of(path), "meta": Sequential.load(path).meta}
+
+
 class StopRequest:
     """Turns the first Ctrl-C / SIGTERM into a request to stop after the current batch."""
 
@@ -190,6 +202,8 @@ def main(argv=None):
     warmup_steps = int(args.warmup_epochs * steps_per_epoch)
     step_every = max(1, int(args.step_epochs * steps_per_epoch))
 
+    if args.init_from and args.saved_state is None:
+        model.load_weights(args.init_from)
     optimizer = make_optimizer(args, model)
     generators = {"shuffle": np.random.default_rng([args.seed, 1]), "augment": np.random.default_rng([args.seed, 2])}
     augment = Augmenter(generators["augment"]) if args.augment else None
@@ -198,7 +212,7 @@ def main(argv=None):
              "running": {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0},
              "history": [], "best_val_acc": -1.0,
              "command": ["python", "-m", "fer_app.train", *(sys.argv[1:] if argv is None else argv)],
-             "code": []}
+             "code": [], "init": init_record(args.init_from)}
     epoch_order = None
     if args.saved_state is not None:
         if args.saved_state.get("num_train", num_train) != num_train:
@@ -278,7 +292,7 @@ def main(argv=None):
                 model.save(out / "best.npz")
                 write_json(out / "best_report.json", classification_report(matrix))
             save_checkpoint(checkpoint_path, model, optimizer, state, generators, epoch_order)
-            write_json(out / "history.json", {k: state[k] for k in ("options", "command", "code", "history",
+            write_json(out / "history.json", {k: state[k] for k in ("options", "command", "code", "init", "history",
                                                                       "best_val_acc") if k in state}
                        | {"best_epoch": state.get("best_epoch")})
             plots.training_curves(state["history"], out / "curves.png")
