@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import minicnn
-from minicnn import Conv2D, MaxPool2D, kernels
+from minicnn import Conv2D, MaxPool2D
+from minicnn.backend import active_kernels
 from tests.helpers import CONV_CASES, POOL_CASES, WINOGRAD_CASES, distinct_values
 
 needs_numba = pytest.mark.skipif(not minicnn.numba_available(), reason="numba is not installed")
@@ -48,10 +49,10 @@ def test_im2col_col2im_agree(case, dtype):
     pad = conv_padding(padding, kernel)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
-    cols_shape = kernels.im2col(x, kh, kw, stride, pad).shape
+    cols_shape = active_kernels().im2col(x, kh, kw, stride, pad).shape
     cols = rng.standard_normal(cols_shape).astype(dtype)
-    assert_backends_agree(lambda: (kernels.im2col(x, kh, kw, stride, pad),
-                                   kernels.col2im(cols, x.shape, kh, kw, stride, pad)), dtype)
+    assert_backends_agree(lambda: (active_kernels().im2col(x, kh, kw, stride, pad),
+                                   active_kernels().col2im(cols, x.shape, kh, kw, stride, pad)), dtype)
 
 
 @needs_numba
@@ -65,6 +66,7 @@ def test_maxpool_kernels_agree(case, dtype):
     x[0, 0, :2, :2] = 0.5   # a tie: both must pick the first maximum
 
     def run():
+        kernels = active_kernels()
         out, argmax = kernels.maxpool_forward(x, pool, pool, stride)
         dout = np.random.default_rng(2).standard_normal(out.shape).astype(dtype)
         return (out, kernels.maxpool_backward(dout, argmax, x.shape, pool, pool, stride), argmax.astype(dtype),
@@ -87,6 +89,7 @@ def test_relu_kernels_agree(dtype):
     big = rng.standard_normal(relu_numba.PARALLEL_MIN + 5).astype(dtype)   # the parallel loops too
 
     def run():
+        kernels = active_kernels()
         out = kernels.relu_forward(x)
         big_out = kernels.relu_forward(big)
         return (out, kernels.relu_backward(dout, out), kernels.relu_forward(x[:, ::2]),
@@ -110,6 +113,7 @@ def test_winograd_kernels_agree(case, dtype):
     bias = rng.standard_normal(f).astype(dtype)
     for m in range(2, 9 - kernel):
         def run():
+            kernels = active_kernels()
             v = kernels.winograd_input_transform(x, m, kernel, pad)
             products = np.matmul(kernels.winograd_filter_transform(weights.astype(dtype), m), v)
             dm = kernels.winograd_output_transform_adjoint(dy, m, kernel)
@@ -130,11 +134,11 @@ def test_winograd_tasks_of_several_samples_agree(samples_per_task, monkeypatch):
     _, _, th, tw = winograd_numba.tile_counts(7, 8, m, r, pad)
     monkeypatch.setattr(winograd_numba, "TASK_TILES", samples_per_task * th * tw)
     assert winograd_numba.samples_per_task(th * tw) == samples_per_task
-    v = kernels.winograd_input_transform(x, m, r, pad)
+    v = active_kernels().winograd_input_transform(x, m, r, pad)
     dy = rng.standard_normal((5, 4, 7, 8))
-    assert_backends_agree(lambda: (kernels.winograd_input_transform(x, m, r, pad),
-                                   kernels.winograd_input_transform_adjoint(v, x.shape, m, r, pad),
-                                   kernels.winograd_output_transform_adjoint(dy, m, r)), np.float64)
+    assert_backends_agree(lambda: (active_kernels().winograd_input_transform(x, m, r, pad),
+                                   active_kernels().winograd_input_transform_adjoint(v, x.shape, m, r, pad),
+                                   active_kernels().winograd_output_transform_adjoint(dy, m, r)), np.float64)
 
 
 @needs_numba
@@ -218,6 +222,19 @@ def test_unknown_backend_is_refused():
         minicnn.set_backend("cuda")
 
 
+def test_active_kernels_are_the_kernel_set_of_the_backend():
+    from minicnn.kernels import numpy_set
+    with minicnn.using_backend("numpy"):
+        assert active_kernels() is numpy_set
+    if minicnn.numba_available():
+        from minicnn.kernels import numba_set
+        with minicnn.using_backend("numba"):
+            assert active_kernels() is numba_set
+        assert set(numba_set.__all__) == set(numpy_set.__all__)
+        assert all(callable(getattr(kernel_set, name)) for kernel_set in (numpy_set, numba_set)
+                   for name in numpy_set.__all__)
+
+
 BLOCK_NUMBA = """
 import sys
 class BlockNumba:
@@ -272,21 +289,21 @@ def test_environment_variable_selects_the_backend():
 
 def test_maxpool_treats_nan_as_the_maximum(backend):
     x = np.array([[[[1.0, np.nan], [0.0, 2.0]]], [[[np.nan, 5.0], [np.nan, 2.0]]]])
-    out, argmax = kernels.maxpool_forward(x, 2, 2, 2)
+    out, argmax = active_kernels().maxpool_forward(x, 2, 2, 2)
     assert np.isnan(out).all()
     np.testing.assert_array_equal(argmax.ravel(), [1, 0])
     for row, column in np.ndindex(3, 3):    # wherever the NaN sits, later values must not replace it
         x = np.arange(9.0).reshape(1, 1, 3, 3)
         x[0, 0, row, column] = np.nan
-        assert np.isnan(kernels.maxpool(x, 3, 3, 1)).all()
+        assert np.isnan(active_kernels().maxpool(x, 3, 3, 1)).all()
 
 
 @pytest.mark.parametrize("wrong", [(2, 27, 24), (2, 27, 25, 1)])
 def test_out_buffers_of_the_wrong_shape_are_refused(backend, wrong):
     x = np.zeros((2, 3, 7, 7))
     with pytest.raises(ValueError, match="out= has shape"):
-        kernels.im2col(x, 3, 3, 1, 0, out=np.empty(wrong))
+        active_kernels().im2col(x, 3, 3, 1, 0, out=np.empty(wrong))
     with pytest.raises(ValueError, match="out= has shape"):
-        kernels.col2im(np.zeros((2, 27, 25)), x.shape, 3, 3, 1, 0, out=np.empty((2, 3, 7, 6)))
+        active_kernels().col2im(np.zeros((2, 27, 25)), x.shape, 3, 3, 1, 0, out=np.empty((2, 3, 7, 6)))
     with pytest.raises(ValueError, match="dtype"):
-        kernels.im2col(x, 3, 3, 1, 0, out=np.empty((2, 27, 25), dtype=np.float32))
+        active_kernels().im2col(x, 3, 3, 1, 0, out=np.empty((2, 27, 25), dtype=np.float32))

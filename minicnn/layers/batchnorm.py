@@ -1,7 +1,7 @@
 """Batch normalisation (Ioffe & Szegedy 2015)."""
 import numpy as np
 
-from minicnn import kernels
+from minicnn.backend import active_kernels
 from minicnn.layers.base import Layer, positive_int
 
 
@@ -59,7 +59,7 @@ class _BatchNorm(Layer):
     def forward(self, x, training=False):
         x3 = self._channels_view(x)
         if training:
-            mean, var = kernels.batchnorm_stats(x3)
+            mean, var = active_kernels().batchnorm_stats(x3)
             self._update_running(mean, var, count=x3.shape[0] * x3.shape[2])
         else:
             mean = self.state["running_mean"].astype(np.float64)
@@ -68,7 +68,7 @@ class _BatchNorm(Layer):
         scale = self.params["gamma"] * inv_std
         shift = self.params["beta"] - mean * scale
         self._cache = (x3, mean, inv_std, training)
-        return kernels.batchnorm_scale_shift(x3, scale, shift).reshape(x.shape)
+        return active_kernels().batchnorm_scale_shift(x3, scale, shift).reshape(x.shape)
 
     def _update_running(self, mean, var, count):
         unbiased = var * count / max(count - 1, 1)
@@ -78,7 +78,7 @@ class _BatchNorm(Layer):
 
     def backward(self, dout):
         x3, mean, inv_std, training = self._cache
-        sum_dout, sum_dout_centred = kernels.batchnorm_grad_sums(dout.reshape(x3.shape), x3, mean)
+        sum_dout, sum_dout_centred = active_kernels().batchnorm_grad_sums(dout.reshape(x3.shape), x3, mean)
         gamma = self.params["gamma"].astype(np.float64)
         self.grads["gamma"][...] = sum_dout_centred * inv_std
         self.grads["beta"][...] = sum_dout
@@ -89,7 +89,7 @@ class _BatchNorm(Layer):
             i = -k * sum_dout / count
         else:
             j = i = np.zeros_like(k)
-        return kernels.batchnorm_input_gradient(dout.reshape(x3.shape), x3, mean, k, j, i).reshape(dout.shape)
+        return active_kernels().batchnorm_input_gradient(dout.reshape(x3.shape), x3, mean, k, j, i).reshape(dout.shape)
 
     def output_shape(self, input_shape):
         if input_shape[0] != self.num_features:

@@ -1,8 +1,12 @@
 """2-D convolution (cross-correlation, as in every deep-learning library)."""
+import math
+from typing import NamedTuple
+
 import numpy as np
 
-from minicnn import kernels
+from minicnn.backend import active_kernels
 from minicnn.init import initializer
+from minicnn.kernels.shapes import ceil_div, conv_output_size
 from minicnn.kernels.winograd_matrices import MAX_TILE, best_output_tile
 from minicnn.layers.base import Layer, positive_int
 
@@ -24,6 +28,29 @@ AUTO_WINOGRAD = {5: (True, True), 3: (False, True)}
 WINOGRAD_MIN_CHANNELS = 16
 
 
+def batch_chunks(n, bytes_per_sample):
+    """Slices that cut a batch of n samples into chunks of about CHUNK_BYTES of temporaries."""
+    step = max(1, min(n, CHUNK_BYTES // bytes_per_sample))
+    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+class ForwardCache(NamedTuple):
+    """What forward keeps for backward. After the Winograd path also its output tile size m,
+    the transformed filters U and, in training, the transformed input V."""
+    x: np.ndarray
+    winograd: bool = False
+    m: int = 0
+    u: np.ndarray | None = None
+    v: np.ndarray | None = None
+
+
+class FilterTransform(NamedTuple):
+    """Winograd's transformed filters U for tile size m, and a copy of the weights they came from."""
+    m: int
+    weights: np.ndarray
+    u: np.ndarray
+
+
 class Conv2D(Layer):
     """Conv2D(in_channels, out_channels, kernel_size, stride=1, padding=0)
 
@@ -37,18 +64,18 @@ class Conv2D(Layer):
     H and W at stride 1; odd kernels only, so that both sides get the same padding).
 
     Forward: im2col lays every receptive field out as a column, then one matrix product
-    per sample, W.reshape(F, C*KH*KW) @ cols[n], gives all F output maps.
+    per sample, W_rows @ cols[n] with W_rows = W.reshape(F, C*KH*KW), gives all F output maps.
     Backward: with d = dout[n].reshape(F, OH*OW),
         dW += d @ cols[n].T       db = sum of dout over n, y, x
-        dx[n] = col2im(W.reshape(F, -1).T @ d)
+        dx[n] = col2im(W_rows.T @ d)
     The columns are rebuilt in backward rather than cached: recomputing them costs far
     less than the matrix products, and caching them would cost kh*kw times the input's memory.
 
     algorithm: "im2col" (above, any stride and kernel), "winograd" (stride 1, square
     kernels up to 7x7: the same function with fewer multiplications, see
     minicnn.kernels.winograd_numpy and docs/winograd.md) or "auto" (Winograd where
-    AUTO_WINOGRAD and WINOGRAD_MIN_CHANNELS say it pays, im2col elsewhere).
-    Winograd's output tile m x m is chosen per output size (best_output_tile).
+    AUTO_WINOGRAD and WINOGRAD_MIN_CHANNELS say it pays, im2col elsewhere; uses_winograd
+    makes the choice). Winograd's output tile m x m is chosen per output size (best_output_tile).
     Both give the same result up to float rounding; float32 Winograd rounds a few
     times more than im2col (about 3e-5 relative for 5x5 kernels, measured in the tests).
     """
@@ -62,17 +89,15 @@ class Conv2D(Layer):
         self.padding = padding
         self.pad = self._padding_amount(padding, kh, kw)
         self.algorithm = algorithm
-        self._winograd_fits = self._check_algorithm(algorithm)
-        self._forward_used_winograd = False
+        self._check_algorithm(algorithm)
         rng = np.random.default_rng() if rng is None else rng
         fan_in, fan_out = in_channels * kh * kw, out_channels * kh * kw
         self.params["W"] = initializer(init)(shapes["W"], fan_in, fan_out, rng, dtype)
         self.params["b"] = np.zeros(shapes["b"], dtype=dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._x = None
-        self._tile = self._u = self._v = None      # Winograd: tile size, U and V of the last forward
-        self._u_source = None                      # the weights U was computed from
-        self._scratch = {}
+        self._cache = None                  # ForwardCache of the last forward
+        self._filter_transform = None       # FilterTransform of the last Winograd forward
+        self._scratch = {}                  # name -> memory reused by the large temporaries
 
     @classmethod
     def parameter_shapes(cls, in_channels, out_channels, kernel_size, **_):
@@ -95,23 +120,26 @@ class Conv2D(Layer):
             return int(padding)
         raise ValueError(f"padding must be a non-negative int, 'valid' or 'same', got {padding!r}")
 
+    def _winograd_fits(self):
+        """Whether Winograd can compute this layer: stride 1 and a square kernel with accurate tiles."""
+        kh, kw = self.kernel_size
+        return self.stride == 1 and kh == kw and kh + 1 <= MAX_TILE
+
     def _check_algorithm(self, algorithm):
-        """Refuses what cannot be computed; returns whether Winograd could compute this layer."""
-        (kh, kw), stride = self.kernel_size, self.stride
-        fits = stride == 1 and kh == kw and kh + 1 <= MAX_TILE
+        """Refuses what cannot be computed."""
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
-        if algorithm == "winograd" and not fits:
+        if algorithm == "winograd" and not self._winograd_fits():
+            kh, kw = self.kernel_size
             raise ValueError(f"Winograd needs stride 1 and a square kernel up to {MAX_TILE - 1}x{MAX_TILE - 1}, "
-                             f"got stride {stride} and {kh}x{kw}")
-        return fits
+                             f"got stride {self.stride} and {kh}x{kw}")
 
     def uses_winograd(self, training):
-        """Whether forward(x, training) computes with Winograd (else im2col)."""
+        """Whether forward(x, training) takes the Winograd path (else im2col): the one place it is chosen."""
         if self.algorithm != "auto":
             return self.algorithm == "winograd"
         in_inference, in_training = AUTO_WINOGRAD.get(self.kernel_size[0], (False, False))
-        return (self._winograd_fits and self.in_channels >= WINOGRAD_MIN_CHANNELS
+        return (self._winograd_fits() and self.in_channels >= WINOGRAD_MIN_CHANNELS
                 and (in_training if training else in_inference))
 
     def output_shape(self, input_shape):
@@ -119,68 +147,63 @@ class Conv2D(Layer):
         if c != self.in_channels:
             raise ValueError(f"Conv2D expects {self.in_channels} input channels, got {c}")
         kh, kw = self.kernel_size
-        oh = kernels.conv_output_size(h, kh, self.stride, self.pad)
-        ow = kernels.conv_output_size(w, kw, self.stride, self.pad)
+        oh = conv_output_size(h, kh, self.stride, self.pad)
+        ow = conv_output_size(w, kw, self.stride, self.pad)
         if oh < 1 or ow < 1:
             raise ValueError(f"Conv2D {kh}x{kw} kernel does not fit a {h}x{w} input")
         return (self.out_channels, oh, ow)
 
-    def _chunk_size(self, x):
-        kh, kw = self.kernel_size
-        _, oh, ow = self.output_shape(x.shape[1:])
-        bytes_per_sample = self.in_channels * kh * kw * oh * ow * x.itemsize
-        return max(1, CHUNK_BYTES // bytes_per_sample)
-
-    def _scratch_buffer(self, name, shape, dtype):
-        """A buffer kept between calls: a fresh 30 MB array each time costs page faults, not just a malloc."""
-        buffer = self._scratch.get(name)
-        if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
-            buffer = self._scratch[name] = np.empty(shape, dtype=dtype)
-        return buffer
-
     def forward(self, x, training=False):
-        self._forward_used_winograd = self.uses_winograd(training)
-        if self._forward_used_winograd:
+        """x: (N, C, H, W) -> out: (N, F, OH, OW);  out[n] = W_rows @ im2col(x)[n] + b."""
+        if self.uses_winograd(training):    # fast path: Winograd (docs/winograd.md), the same sums
             return self._forward_winograd(x, training)
-        n = x.shape[0]
         f, oh, ow = self.output_shape(x.shape[1:])
-        (kh, kw), stride, pad = self.kernel_size, self.stride, self.pad
-        w_rows = self.params["W"].reshape(f, -1)
-        out = np.empty((n, f, oh, ow), dtype=np.result_type(x, w_rows))
-        step = max(1, min(self._chunk_size(x), n))
-        cols_buffer = self._scratch_buffer("cols", (step, w_rows.shape[1], oh * ow), x.dtype)
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            cols = kernels.im2col(x[start:stop], kh, kw, stride, pad, out=cols_buffer[:stop - start])
-            np.matmul(w_rows, cols, out=out[start:stop].reshape(-1, f, oh * ow))
-        out += self.params["b"].reshape(1, f, 1, 1)
-        self._x = x
-        return out
+        w_rows = self.params["W"].reshape(f, -1)                                # (F, C*KH*KW)
+        out = np.empty((len(x), f, oh * ow), dtype=np.result_type(x, w_rows))
+        for batch, cols in self._im2col_chunks(x):
+            np.matmul(w_rows, cols, out=out[batch])                             # W_rows @ cols
+        out += self.params["b"].reshape(f, 1)                                   # + b
+        self._cache = ForwardCache(x)
+        return out.reshape(len(x), f, oh, ow)
 
     def backward(self, dout):
-        if self._forward_used_winograd:
+        """dout: (N, F, OH, OW) -> dx: (N, C, H, W); fills grads["W"] and grads["b"]."""
+        if self._cache.winograd:
             return self._backward_winograd(dout)
-        x = self._x
-        n, f = dout.shape[:2]
+        x = self._cache.x
         (kh, kw), stride, pad = self.kernel_size, self.stride, self.pad
-        w_rows = self.params["W"].reshape(f, -1)
+        w_rows = self.params["W"].reshape(self.out_channels, -1)                # (F, C*KH*KW)
+        dout_rows = dout.reshape(len(dout), self.out_channels, -1)              # (N, F, OH*OW)
         dw_rows = np.zeros_like(w_rows)
         dx = np.empty(x.shape, dtype=np.result_type(dout, w_rows))
-        step = max(1, min(self._chunk_size(x), n))
-        cols_shape = (step, w_rows.shape[1], dout.shape[2] * dout.shape[3])
-        cols_buffer = self._scratch_buffer("cols", cols_shape, x.dtype)
-        dcols_buffer = self._scratch_buffer("dcols", cols_shape, dx.dtype)
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            cols = kernels.im2col(x[start:stop], kh, kw, stride, pad, out=cols_buffer[:stop - start])
-            d = dout[start:stop].reshape(stop - start, f, -1)
-            for sample in range(stop - start):
-                dw_rows += d[sample] @ cols[sample].T
-            dcols = np.matmul(w_rows.T, d, out=dcols_buffer[:stop - start])
-            kernels.col2im(dcols, dx[start:stop].shape, kh, kw, stride, pad, out=dx[start:stop])
+        for batch, cols in self._im2col_chunks(x):
+            for dout_n, cols_n in zip(dout_rows[batch], cols):
+                dw_rows += dout_n @ cols_n.T                                    # dW = sum of dout_rows @ cols.T
+            # dx = col2im(W_rows.T @ dout_rows)
+            dcols = np.matmul(w_rows.T, dout_rows[batch], out=self._scratch_buffer("dcols", cols.shape, dx.dtype))
+            active_kernels().col2im(dcols, dx[batch].shape, kh, kw, stride, pad, out=dx[batch])
         self.grads["W"][...] = dw_rows.reshape(self.params["W"].shape)
-        self.grads["b"][...] = dout.sum(axis=(0, 2, 3))
+        self.grads["b"][...] = dout.sum(axis=(0, 2, 3))                         # db = sum over n, y, x
         return dx
+
+    def _im2col_chunks(self, x):
+        """(batch slice, im2col(x[batch])) for chunks of the batch (see CHUNK_BYTES), the
+        columns written into memory the layer keeps."""
+        (kh, kw), stride, pad = self.kernel_size, self.stride, self.pad
+        _, oh, ow = self.output_shape(x.shape[1:])
+        rows = self.in_channels * kh * kw
+        for batch in batch_chunks(len(x), rows * oh * ow * x.itemsize):
+            cols = self._scratch_buffer("cols", (batch.stop - batch.start, rows, oh * ow), x.dtype)
+            yield batch, active_kernels().im2col(x[batch], kh, kw, stride, pad, out=cols)
+
+    def _scratch_buffer(self, name, shape, dtype):
+        """An array of that shape in memory kept between calls (and grown when too small):
+        a fresh 30 MB array each time costs page faults, not just a malloc."""
+        size = math.prod(shape)
+        memory = self._scratch.get(name)
+        if memory is None or memory.size < size or memory.dtype != dtype:
+            memory = self._scratch[name] = np.empty(size, dtype=dtype)
+        return memory[:size].reshape(shape)
 
     def _forward_winograd(self, x, training):
         """Tiles of the input -> V, filters -> U, M = U @ V per tile position, tiles of M -> out.
@@ -188,44 +211,42 @@ class Conv2D(Layer):
         In training V is kept for backward (for the report's 5x5 layer it is a sixth of
         what im2col's columns would be); in inference the batch goes through in chunks.
         """
-        n = x.shape[0]
+        kernels = active_kernels()
         f, oh, ow = self.output_shape(x.shape[1:])
         r, pad = self.kernel_size[0], self.pad
         m = best_output_tile(oh, ow, r)
-        self._x = x
-        u = self._filter_transform(m)
-        out = np.empty((n, f, oh, ow), dtype=np.result_type(x, u))
-        a2, tiles = (m + r - 1) ** 2, kernels.ceil_div(oh, m) * kernels.ceil_div(ow, m)
-        step = n if training else max(1, min(n, CHUNK_BYTES // (a2 * max(f, self.in_channels) * tiles * x.itemsize)))
-        v_buffer = self._scratch_buffer("v", (a2, self.in_channels, step * tiles), x.dtype)
-        m_buffer = self._scratch_buffer("m", (a2, f, step * tiles), out.dtype)
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            count = (stop - start) * tiles
-            v = kernels.winograd_input_transform(x[start:stop], m, r, pad, out=v_buffer[:, :, :count])
-            products = np.matmul(u, v, out=m_buffer[:, :, :count])
-            kernels.winograd_output_transform(products, m, r, self.params["b"], out[start:stop].shape,
-                                              out=out[start:stop])
-        self._v = v_buffer if training else None
+        u = self._transformed_filters(m)
+        out = np.empty((len(x), f, oh, ow), dtype=np.result_type(x, u))
+        a2, tiles = (m + r - 1) ** 2, ceil_div(oh, m) * ceil_div(ow, m)
+        bytes_per_sample = a2 * max(f, self.in_channels) * tiles * x.itemsize     # the larger of V and M
+        chunks = [slice(0, len(x))] if training else batch_chunks(len(x), bytes_per_sample)
+        for batch in chunks:
+            count = (batch.stop - batch.start) * tiles
+            v = kernels.winograd_input_transform(x[batch], m, r, pad,
+                                                 out=self._scratch_buffer("v", (a2, self.in_channels, count), x.dtype))
+            products = np.matmul(u, v, out=self._scratch_buffer("m", (a2, f, count), out.dtype))
+            kernels.winograd_output_transform(products, m, r, self.params["b"], out[batch].shape, out=out[batch])
+        self._cache = ForwardCache(x, winograd=True, m=m, u=u, v=v if training else None)
         return out
 
-    def _filter_transform(self, m):
+    def _transformed_filters(self, m):
         """U for tile size m, recomputed only when the weights differ from those it was computed
         from: inference then skips it (at batch 1 it costs about a tenth of the layer), and
         the exact comparison keeps it right however the weights were changed."""
-        weights = self.params["W"]
-        source = self._u_source
-        if (self._tile != m or source is None or source.dtype != weights.dtype
-                or not np.array_equal(source, weights)):
-            self._u = kernels.winograd_filter_transform(weights, m)
-            self._u_source, self._tile = weights.copy(), m
-        return self._u
+        weights, last = self.params["W"], self._filter_transform
+        if (last is None or last.m != m or last.weights.dtype != weights.dtype
+                or not np.array_equal(last.weights, weights)):
+            last = self._filter_transform = FilterTransform(
+                m, weights.copy(), active_kernels().winograd_filter_transform(weights, m))
+        return last.u
 
     def _backward_winograd(self, dout):
         """dM = A dout A.T per tile; dU = dM @ V.T; dV = U.T @ dM; dx = tiles of B dV B.T, summed."""
-        x, m, u = self._x, self._tile, self._u
+        kernels = active_kernels()
+        x, _, m, u, v = self._cache
         r, pad = self.kernel_size[0], self.pad
-        v = self._v if self._v is not None else kernels.winograd_input_transform(x, m, r, pad)
+        if v is None:                         # forward ran in inference and did not keep V
+            v = kernels.winograd_input_transform(x, m, r, pad)
         dm = kernels.winograd_output_transform_adjoint(dout, m, r, out=self._scratch_buffer(
             "m", (u.shape[0], u.shape[1], v.shape[2]), dout.dtype))
         self.grads["W"][...] = kernels.winograd_filter_transform_adjoint(np.matmul(dm, v.transpose(0, 2, 1)), m, r)

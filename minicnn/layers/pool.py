@@ -1,5 +1,6 @@
 """Max pooling."""
-from minicnn import kernels
+from minicnn.backend import active_kernels
+from minicnn.kernels.shapes import conv_output_size
 from minicnn.layers.base import Layer, positive_int
 
 
@@ -28,25 +29,25 @@ class MaxPool2D(Layer):
 
     def output_shape(self, input_shape):
         c, h, w = input_shape
-        oh = kernels.conv_output_size(h, self.pool_size, self.stride, 0)
-        ow = kernels.conv_output_size(w, self.pool_size, self.stride, 0)
+        oh = conv_output_size(h, self.pool_size, self.stride, 0)
+        ow = conv_output_size(w, self.pool_size, self.stride, 0)
         if oh < 1 or ow < 1:
             raise ValueError(f"MaxPool2D {self.pool_size}x{self.pool_size} does not fit a {h}x{w} input")
         return (c, oh, ow)
 
     def forward(self, x, training=False):
         if training:
-            out, self._argmax = kernels.maxpool_forward(x, self.pool_size, self.pool_size, self.stride)
+            out, self._argmax = active_kernels().maxpool_forward(x, self.pool_size, self.pool_size, self.stride)
         else:
-            out, self._argmax = kernels.maxpool(x, self.pool_size, self.pool_size, self.stride), None
+            out, self._argmax = active_kernels().maxpool(x, self.pool_size, self.pool_size, self.stride), None
         self._x = x
         return out
 
     def backward(self, dout):
         if self._argmax is None:
-            self._argmax = kernels.maxpool_forward(self._x, self.pool_size, self.pool_size, self.stride)[1]
-        return kernels.maxpool_backward(dout, self._argmax, self._x.shape,
-                                        self.pool_size, self.pool_size, self.stride)
+            self._argmax = active_kernels().maxpool_forward(self._x, self.pool_size, self.pool_size, self.stride)[1]
+        return active_kernels().maxpool_backward(dout, self._argmax, self._x.shape,
+                                                 self.pool_size, self.pool_size, self.stride)
 
     def config(self):
         return {"pool_size": self.pool_size, "stride": self.stride}

@@ -1,0 +1,22 @@
+"""The NumPy kernels, the references, under the names the layers call them by (see minicnn.kernels).
+
+minicnn.backend.active_kernels() returns this module while the "numpy" backend is active.
+"""
+from minicnn.kernels.batchnorm_numpy import channel_grad_sums as batchnorm_grad_sums
+from minicnn.kernels.batchnorm_numpy import channel_stats as batchnorm_stats
+from minicnn.kernels.batchnorm_numpy import input_gradient as batchnorm_input_gradient
+from minicnn.kernels.batchnorm_numpy import scale_shift as batchnorm_scale_shift
+from minicnn.kernels.im2col_numpy import col2im, im2col
+from minicnn.kernels.pool_numpy import maxpool, maxpool_backward, maxpool_forward
+from minicnn.kernels.relu_numpy import relu_backward, relu_forward
+from minicnn.kernels.winograd_numpy import filter_transform as winograd_filter_transform
+from minicnn.kernels.winograd_numpy import filter_transform_adjoint as winograd_filter_transform_adjoint
+from minicnn.kernels.winograd_numpy import input_transform as winograd_input_transform
+from minicnn.kernels.winograd_numpy import input_transform_adjoint as winograd_input_transform_adjoint
+from minicnn.kernels.winograd_numpy import output_transform as winograd_output_transform
+from minicnn.kernels.winograd_numpy import output_transform_adjoint as winograd_output_transform_adjoint
+
+__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "relu_forward", "relu_backward",
+           "batchnorm_stats", "batchnorm_scale_shift", "batchnorm_grad_sums", "batchnorm_input_gradient",
+           "winograd_filter_transform", "winograd_filter_transform_adjoint", "winograd_input_transform",
+           "winograd_input_transform_adjoint", "winograd_output_transform", "winograd_output_transform_adjoint"]
