@@ -23,11 +23,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.video_clip import FACE_SIDE, FRAME_SIZE, face_image, model_path  # noqa: E402
+from data_tools.opencv import cv2  # noqa: E402
 from minicnn.io import write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -29,7 +29,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer_app.preprocess import INPUT_SHAPE  # noqa: E402
+from data_tools.preprocess import INPUT_SHAPE  # noqa: E402
 from minicnn.io import write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

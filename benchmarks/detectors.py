@@ -28,10 +28,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-import cv2
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from data_tools.opencv import cv2  # noqa: E402
 from fer_app.detect import available_detectors, create_detector  # noqa: E402
 from minicnn.io import write_json  # noqa: E402
 

@@ -28,13 +28,13 @@ import statistics
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from data_tools.labels import EMOTIONS  # noqa: E402
+from data_tools.opencv import cv2  # noqa: E402
+from data_tools.preprocess import crop_face  # noqa: E402
 from fer_app.detect import available_detectors, create_detector  # noqa: E402
-from fer_app.labels import EMOTIONS  # noqa: E402
-from fer_app.preprocess import crop_face  # noqa: E402
 from fer_app.tracking import iou  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -10,8 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
+
+from data_tools.opencv import cv2
 
 REPO = Path(__file__).resolve().parents[1]
 FRAME_SIZE = (640, 480)
@@ -49,8 +50,8 @@ def model_path(folder):
     from fer_app.model_store import SHIPPED_MODEL
     if SHIPPED_MODEL.exists():
         return SHIPPED_MODEL
-    from fer_app.labels import EMOTIONS
-    from fer_app.preprocess import INPUT_SHAPE
+    from data_tools.labels import EMOTIONS
+    from data_tools.preprocess import INPUT_SHAPE
     from minicnn.models import report_cnn
     model = report_cnn()
     model.meta = {"classes": list(EMOTIONS), "input_shape": list(INPUT_SHAPE)}

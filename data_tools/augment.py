@@ -7,8 +7,9 @@ blur piles up, and fast enough to run per batch (about a millisecond for 64 48x4
 Pixels the warp brings in from outside the image repeat the nearest edge pixel, like
 Keras' default fill_mode="nearest", so no black corners teach the network a false cue.
 """
-import cv2
 import numpy as np
+
+from data_tools.opencv import cv2
 
 
 class Augmenter:

@@ -8,7 +8,7 @@ Sources (load_all and load_split tell them apart by what the path is):
 - a cache .npz written by save_cache (python -m data_tools.import_fer2013 makes one)
 
 Every source gives the same ``data``: a dict split name -> (images, labels), images uint8
-(N, 48, 48), labels int64 (N,) indexing fer_app.labels.EMOTIONS. Split names are the
+(N, 48, 48), labels int64 (N,) indexing data_tools.labels.EMOTIONS. Split names are the
 lower-cased folder names, kept as they are ("val" stays "val"). Class folders match
 EMOTIONS case-insensitively; entries whose names start with "." or "_" (.git, __MACOSX)
 are ignored, as are files that are not images.
@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from fer_app.labels import EMOTIONS
-from fer_app.preprocess import IMAGE_EXTENSIONS, INPUT_SIZE, read_image, to_gray, to_input_size
+from data_tools.errors import DataError
+from data_tools.labels import EMOTIONS
+from data_tools.preprocess import IMAGE_EXTENSIONS, INPUT_SIZE, read_image, to_gray, to_input_size
 from minicnn.io import atomic_write
 from minicnn.npzfile import ModelFileError, read_npz
 
@@ -37,10 +38,6 @@ CSV_SPLITS = {"Training": "train", "PublicTest": "validation", "PrivateTest": "t
 _PIXELS_PER_IMAGE = INPUT_SIZE * INPUT_SIZE
 
 
-class DataError(Exception):
-    """A data source that cannot be read as FER2013; the message is one line."""
-
-
 class _Unusable(DataError):
     """One file or CSV row that cannot be used; the import skips it unless strict."""
 
@@ -50,7 +47,7 @@ class ImportReport:
     """What reading a source found.
 
     counts:    split -> {class name: number of images}, every class of EMOTIONS listed
-    converted: images not stored as 48x48 gray, converted with fer_app.preprocess
+    converted: images not stored as 48x48 gray, converted with data_tools.preprocess
     skipped:   "name: reason" for every unreadable file or malformed CSV row left out
     """
     source: str
@@ -230,7 +227,7 @@ def _read_image(path):
     try:
         # As stored: a gray 48x48 face (the data set's own format) needs no conversion.
         image = read_image(path, color=False)
-    except ValueError as error:
+    except DataError as error:
         raise _Unusable(str(error)) from None
     except OSError as error:      # unreadable: permission denied, vanished, a device error
         raise _Unusable(f"{path}: {error.strerror or error}") from None

@@ -9,10 +9,11 @@ the first one instead). The cache is what load_split reads fastest.
 import argparse
 from pathlib import Path
 
-from data_tools.fer2013 import DataError, load_all, save_cache
-from fer_app.cli import run
-from fer_app.labels import EMOTIONS
-from fer_app.preprocess import INPUT_SIZE
+from data_tools.cli import run
+from data_tools.errors import DataError
+from data_tools.fer2013 import load_all, save_cache
+from data_tools.labels import EMOTIONS
+from data_tools.preprocess import INPUT_SIZE
 
 SKIPPED_SHOWN = 20
 

@@ -640,7 +640,7 @@ def shipped_face():
     import cv2
     from skimage.data import astronaut
 
-    from fer_app.preprocess import crop_face, normalize
+    from data_tools.preprocess import crop_face, normalize
     photo = cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR)
     return normalize(crop_face(photo, (177, 66, 95, 95))[None])
 
@@ -659,7 +659,7 @@ def draw_shipped_filters(name):
 
 def draw_feature_maps(name):
     """One face through the shipped model: the input and the first 8 maps after layers 1, 3, 7 and 10."""
-    from fer_app.labels import EMOTIONS
+    from data_tools.labels import EMOTIONS
     from fer_app.model_store import load_model
     model = load_model("report")
     x = shipped_face()

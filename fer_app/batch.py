@@ -39,12 +39,14 @@ from types import SimpleNamespace
 
 from tqdm import tqdm
 
+from data_tools.errors import error_line
 from fer_app import manifest, options, summary
 from fer_app.batch_job import model_file, run_job
-from fer_app.cli import AppError, error_line, run
+from fer_app.cli import run
 from fer_app.cluster import dashboard_line, dask_client
 from fer_app.collection import collect
 from fer_app.detect import available_detectors
+from fer_app.errors import AppError
 from fer_app.model_store import SHIPPED_MODELS, sha256_of
 from fer_app.validators import positive_int
 from fer_app.video import add_pipeline_options

@@ -11,9 +11,11 @@ import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
+from data_tools.errors import DataError, error_line
+from data_tools.preprocess import read_image
 from fer_app import manifest, options, summary
-from fer_app.cli import USER_ERRORS, AppError, error_line
-from fer_app.image import RECORDS_FILE, annotate_images, read_image
+from fer_app.errors import USER_ERRORS, AppError
+from fer_app.image import RECORDS_FILE, annotate_images
 from fer_app.model_store import DEFAULT_MODEL, SHIPPED_MODELS, sha256_of, shipped_paths
 from fer_app.video import analyze_video
 
@@ -70,7 +72,7 @@ def _images(job, folder, args):
         for path in job.sources:
             try:
                 image = read_image(path)
-            except (AppError, OSError) as error:   # unreadable, or gone since the batch started
+            except (DataError, OSError) as error:   # unreadable, or gone since the batch started
                 failed.append(summary.failed_row(path, "image", error_line(error)))
                 continue
             read.append(path)

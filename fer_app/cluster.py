@@ -18,7 +18,7 @@ import os
 from contextlib import contextmanager
 from importlib.util import find_spec
 
-from fer_app.cli import AppError
+from fer_app.errors import AppError
 
 ONE_THREAD_PER_TASK = {"NUMBA_NUM_THREADS": "1", "OPENCV_FOR_THREADS_NUM": "1"}
 

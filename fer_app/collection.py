@@ -14,7 +14,7 @@ different folders get "name", "name-2", ... in the order they were given.
 from dataclasses import dataclass
 from pathlib import Path
 
-from fer_app.preprocess import IMAGE_EXTENSIONS
+from data_tools.preprocess import IMAGE_EXTENSIONS
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 VIDEOS_FOLDER = "videos"

@@ -9,10 +9,10 @@ Everything after loading it is what `python -m fer_app.image` does with a photo.
 import argparse
 from pathlib import Path
 
-import cv2
-
+from data_tools.opencv import cv2
 from fer_app import options
-from fer_app.cli import AppError, run
+from fer_app.cli import run
+from fer_app.errors import AppError
 from fer_app.image import RECORDS_FILE, annotate_images
 
 PHOTO_NAME = "astronaut.png"

@@ -11,7 +11,7 @@ with the `detect` extra), and OpenCV's Haar cascade (fer_app.haar; always there,
 upright frontal faces only). "auto" takes CenterFace where it is installed, else Haar.
 """
 from fer_app import centerface, haar
-from fer_app.cli import AppError
+from fer_app.errors import AppError
 from fer_app.framing import DEFAULT_MIN_FACE
 
 DETECTOR_CHOICES = ("auto", "centerface", "haar")

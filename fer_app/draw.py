@@ -1,11 +1,21 @@
 """Drawing results onto BGR uint8 images, in place: face boxes, labels, probability bars, fps.
 
 Sizes follow the image (text_scale), so labels stay readable on a 320x240 frame and on a
-4000-pixel photo alike. Each emotion has one colour, fer_app.labels.EMOTION_COLORS.
+4000-pixel photo alike. Each emotion has one colour, EMOTION_COLORS.
 """
-import cv2
+from data_tools.labels import EMOTIONS
+from data_tools.opencv import cv2
 
-from fer_app.labels import EMOTION_COLORS, EMOTIONS
+# BGR colours for drawing, one per emotion, chosen to stay distinct on video.
+EMOTION_COLORS = {
+    "angry": (40, 40, 220),
+    "disgust": (40, 140, 40),
+    "fear": (160, 60, 160),
+    "happy": (0, 210, 255),
+    "neutral": (200, 200, 200),
+    "sad": (200, 120, 40),
+    "surprise": (0, 140, 255),
+}
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)

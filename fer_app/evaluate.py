@@ -11,10 +11,10 @@ import argparse
 from pathlib import Path
 
 from data_tools.fer2013 import load_split
+from data_tools.labels import EMOTIONS
 from fer_app import options, plots
 from fer_app.cli import run
 from fer_app.evaluation import evaluate_split
-from fer_app.labels import EMOTIONS
 from fer_app.metrics import classification_report, format_report
 from fer_app.model_store import load_inference_model
 from minicnn.io import write_json

@@ -6,9 +6,9 @@ needs nothing of the recognition pipeline (detection, video), so training does n
 import numpy as np
 from tqdm import tqdm
 
+from data_tools.preprocess import normalize
 from fer_app.metrics import confusion_matrix
 from fer_app.predict import face_probabilities
-from fer_app.preprocess import normalize
 
 
 def evaluate_split(model, images, labels, mirror=False, batch_size=256, progress=False):

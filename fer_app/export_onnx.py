@@ -3,16 +3,17 @@
     python -m fer_app.export_onnx --out report_cnn.onnx                  # the shipped model
     python -m fer_app.export_onnx --model runs/vgg_bn/best.npz --out vgg_bn.onnx --fold-batchnorm
 
-The file takes "faces", float32 (N, 1, 48, 48) preprocessed as fer_app.preprocess does
+The file takes "faces", float32 (N, 1, 48, 48) preprocessed as data_tools.preprocess does
 (gray, 48x48, / 255), and returns "probabilities" (N, 7) in the order of
-fer_app.labels.EMOTIONS, which the file's metadata also lists. Needs the onnx extra:
+data_tools.labels.EMOTIONS, which the file's metadata also lists. Needs the onnx extra:
 pip install "minicnn-fer[onnx]".
 """
 import argparse
 
-from fer_app.cli import AppError, run
+from data_tools.preprocess import INPUT_SHAPE
+from fer_app.cli import run
+from fer_app.errors import AppError
 from fer_app.model_store import DEFAULT_MODEL, SHIPPED_MODELS, load_model
-from fer_app.preprocess import INPUT_SHAPE
 from minicnn.onnx_export import export_onnx
 
 

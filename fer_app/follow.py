@@ -6,7 +6,7 @@ costs about a millisecond per face where the Haar cascade costs tens, which is w
 the video commands detect only every N frames. The box keeps its size: detections, which
 come back every N frames, correct it.
 """
-import cv2
+from data_tools.opencv import cv2
 
 # Below this correlation (-1..1) the face is taken to be gone (left the frame, covered).
 MIN_MATCH = 0.5

@@ -7,11 +7,10 @@ min_neighbors overlapping windows agree. It finds upright frontal faces only.
 import math
 from pathlib import Path
 
-import cv2
-
-from fer_app.cli import AppError
+from data_tools.opencv import cv2
+from data_tools.preprocess import to_gray
+from fer_app.errors import AppError
 from fer_app.framing import DEFAULT_MIN_FACE, Framing
-from fer_app.preprocess import to_gray
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 # Video frames are shrunk towards this width for the cascade (never so far that a face of

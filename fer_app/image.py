@@ -16,13 +16,13 @@ import argparse
 from functools import partial
 from pathlib import Path
 
-import cv2
-
-from fer_app import options, preprocess
-from fer_app.cli import AppError, run
+from data_tools.labels import EMOTIONS
+from data_tools.opencv import cv2
+from data_tools.preprocess import IMAGE_EXTENSIONS, read_image
+from fer_app import options
+from fer_app.cli import run
 from fer_app.draw import draw_faces
-from fer_app.labels import EMOTIONS
-from fer_app.preprocess import IMAGE_EXTENSIONS
+from fer_app.errors import AppError
 from minicnn.io import atomic_write, write_json
 
 RECORDS_FILE = "faces.json"
@@ -55,14 +55,6 @@ def image_files(paths):
         else:
             raise AppError(f"{path}: no such file or folder")
     return files
-
-
-def read_image(path):
-    """An image file -> BGR uint8 (H, W, 3); AppError if it is not a readable image."""
-    try:
-        return preprocess.read_image(path)
-    except ValueError as error:
-        raise AppError(str(error)) from None
 
 
 def face_record(file, face):

@@ -1,7 +1,7 @@
 """Classification metrics from true and predicted labels."""
 import numpy as np
 
-from fer_app.labels import EMOTIONS
+from data_tools.labels import EMOTIONS
 
 
 def confusion_matrix(y_true, y_pred, num_classes=len(EMOTIONS)):

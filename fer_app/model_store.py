@@ -4,15 +4,14 @@ The shipped models live in fer_app/weights/: <stem>.npz and its record <stem>.js
 which holds at least {"sha256": "<hex digest of the .npz>"}. A file that differs from
 its record is refused: it was damaged or replaced, and its answers would not be the
 documented ones. Any model, shipped or not, must predict the classes of
-fer_app.labels.EMOTIONS, in that order, from inputs of fer_app.preprocess.INPUT_SHAPE.
+data_tools.labels.EMOTIONS, in that order, from inputs of data_tools.preprocess.INPUT_SHAPE.
 """
 import hashlib
 import json
 from pathlib import Path
 
-from fer_app.cli import AppError
-from fer_app.labels import EMOTIONS, NUM_CLASSES
-from fer_app.preprocess import INPUT_SHAPE
+from data_tools.labels import EMOTIONS, NUM_CLASSES
+from data_tools.preprocess import INPUT_SHAPE
 from minicnn import ModelFileError, Sequential
 from minicnn.fold import fold_batchnorm
 
@@ -62,7 +61,7 @@ def load_inference_model(path=None):
 def load_shipped_model(model_path=SHIPPED_MODEL, record_path=SHIPPED_RECORD):
     """The shipped model, after checking its SHA-256 against the one in its record."""
     if not Path(model_path).is_file():
-        raise AppError(f"no shipped model yet ({model_path} is missing): pass --model PATH")
+        raise ModelFileError(f"no shipped model yet ({model_path} is missing): pass --model PATH")
     try:
         expected = json.loads(Path(record_path).read_text(encoding="utf-8"))["sha256"]
     except FileNotFoundError:

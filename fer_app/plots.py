@@ -1,27 +1,30 @@
-"""Pictures of results: training curves, confusion matrices, emotion timelines; written atomically as PNG."""
+"""Pictures of results: training curves, confusion matrices, emotion timelines; written atomically as PNG.
+
+The figures are matplotlib `Figure` objects made directly, not through pyplot: they
+need no window system and no process-wide backend switch, and they are freed like any
+object once drawn.
+"""
 import functools
 import threading
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")   # files only: works on machines without a screen
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from fer_app.labels import EMOTION_COLORS, EMOTIONS  # noqa: E402
-from minicnn.io import atomic_write  # noqa: E402
+from data_tools.labels import EMOTIONS
+from fer_app.draw import EMOTION_COLORS
+from minicnn.io import atomic_write
 
 
 def save_figure(figure, path):
     with atomic_write(path) as f:
         figure.savefig(f, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
 
 
 def training_curves(history, path):
     """history: list of per-epoch dicts with train_loss, val_loss, train_acc, val_acc, lr."""
     epochs = [h["epoch"] for h in history]
-    figure, (loss_axis, acc_axis, lr_axis) = plt.subplots(1, 3, figsize=(14, 4))
+    figure = Figure(figsize=(14, 4))
+    loss_axis, acc_axis, lr_axis = figure.subplots(1, 3)
     loss_axis.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
     loss_axis.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation")
     loss_axis.set(title="loss", xlabel="epoch")
@@ -41,7 +44,8 @@ def confusion_matrix_figure(matrix, class_names, path, title="confusion matrix")
     """Rows normalised to the true class (recall on the diagonal), counts printed in each cell."""
     matrix = np.asarray(matrix)
     shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    figure, axis = plt.subplots(figsize=(7, 6))
+    figure = Figure(figsize=(7, 6))
+    axis = figure.subplots()
     image = axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     figure.colorbar(image, ax=axis, label="share of the true class")
     ticks = range(len(class_names))
@@ -55,15 +59,16 @@ def confusion_matrix_figure(matrix, class_names, path, title="confusion matrix")
     save_figure(figure, path)
 
 
-# pyplot keeps its figures in global state, and fer_app.batch may run several videos in
-# the threads of one process: their timelines are drawn one at a time.
-_PYPLOT_LOCK = threading.Lock()
+# matplotlib is not thread-safe (its font and text-layout caches are shared), and
+# fer_app.batch may run several videos in the threads of one process: their timelines
+# are drawn one at a time.
+_MATPLOTLIB_LOCK = threading.Lock()
 
 
 def _one_thread_at_a_time(draw):
     @functools.wraps(draw)
     def locked(*args, **kwargs):
-        with _PYPLOT_LOCK:
+        with _MATPLOTLIB_LOCK:
             return draw(*args, **kwargs)
     return locked
 
@@ -79,8 +84,8 @@ def emotion_timeline(times, probs_by_face, path, max_faces=6):
     """
     seen = sorted(probs_by_face, key=lambda face_id: -np.isfinite(probs_by_face[face_id][:, 0]).sum())
     shown = sorted(seen[:max_faces])
-    figure, axes = plt.subplots(max(len(shown), 1), 1, figsize=(12, 2.2 * max(len(shown), 1) + 0.6),
-                                sharex=True, squeeze=False)
+    figure = Figure(figsize=(12, 2.2 * max(len(shown), 1) + 0.6))
+    axes = figure.subplots(max(len(shown), 1), 1, sharex=True, squeeze=False)
     for axis, face_id in zip(axes[:, 0], shown):
         for index, emotion in enumerate(EMOTIONS):
             blue, green, red = EMOTION_COLORS[emotion]

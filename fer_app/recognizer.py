@@ -3,9 +3,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer_app.labels import EMOTIONS
+from data_tools.labels import EMOTIONS
+from data_tools.preprocess import crop_face, normalize
 from fer_app.predict import MIRROR_AVERAGE, face_probabilities
-from fer_app.preprocess import crop_face, normalize
 
 
 @dataclass(frozen=True, eq=False)

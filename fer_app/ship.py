@@ -20,7 +20,8 @@ import tempfile
 from pathlib import Path
 
 from data_tools.fer2013 import load_split
-from fer_app.cli import AppError, run
+from fer_app.cli import run
+from fer_app.errors import AppError
 from fer_app.evaluation import evaluate_split
 from fer_app.metrics import classification_report, format_report
 from fer_app.model_store import (DEFAULT_MODEL, SHIPPED_MODELS, load_inference_model, sha256_of,
@@ -52,7 +53,8 @@ def comparison_markdown(names):
         training, evaluation = record["training"], record["evaluation"]
         lines.append(f"| `{name}` | {record['params']:,} | **{evaluation['accuracy']:.1%}** | "
                      f"{record['single_view']['accuracy']:.1%} | {evaluation['macro_f1']:.3f} | "
-                     f"{training['epochs_completed']} | {training['train_hours']} h |")
+                     f"{' + '.join(str(stage['epochs_completed']) for stage in all_stages(training))} | "
+                     f"{sum(stage['train_hours'] for stage in all_stages(training)):.2f} h |")
     return "\n".join(lines)
 
 
@@ -72,6 +74,10 @@ def record_markdown(record):
              f"**accuracy {evaluation['accuracy']:.1%}**, macro F1 {evaluation['macro_f1']:.3f}, "
              f"loss {evaluation['loss']:.3f}; single views (how training chose the epoch): "
              f"accuracy {record['single_view']['accuracy']:.1%}, loss {record['single_view']['loss']:.3f}"]
+    for stage in all_stages(training)[:-1]:
+        lines.append(f"- warm restart (`--init-from`) from epoch {stage['best_epoch']} of an earlier run: "
+                     f"`{stage['command']}`, seed {stage['options']['seed']}, {stage['epochs_completed']} epochs, "
+                     f"{stage['train_hours']} h")
     if record.get("note"):
         lines.append(f"- note: {record['note']}")
     lines += ["", "| class | precision | recall | F1 | images |", "|---|---|---|---|---|"]
@@ -94,6 +100,51 @@ def read_history(path):
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise AppError(f"{path}: not a history.json of fer_app.train ({type(error).__name__}: {error})") from None
     return history
+
+
+def training_record(history, best_epoch):
+    """How a run's model was made, from its history.json: command, code, options, epochs, time;
+    for a warm restart (train --init-from), "started_from" holds the same of the model it began with."""
+    epochs = history["history"]
+    return {
+        "command": " ".join(str(part) for part in history.get("command", [])),
+        "code": history.get("code", []),
+        "options": history["options"],
+        "epochs_planned": history["options"]["epochs"],
+        "epochs_completed": len(epochs),
+        "best_epoch": best_epoch,
+        "train_hours": round(sum(e["train_seconds"] for e in epochs) / 3600, 2),
+        "history": epochs,
+        "started_from": started_from(history.get("init")),
+    }
+
+
+def started_from(init):
+    """The training record of the model a warm restart began with, found by its SHA-256: the run
+    beside the file (its best.npz and history.json), else a shipped model's record; None for a
+    run from scratch. A restart from a model of unknown making cannot be shipped: its record
+    would be incomplete."""
+    if not init:
+        return None
+    run_dir = Path(init["path"]).parent
+    if (run_dir / "history.json").is_file() and (run_dir / "best.npz").is_file() \
+            and sha256_of(run_dir / "best.npz") == init["sha256"]:
+        history = read_history(run_dir / "history.json")
+        return {"sha256": init["sha256"], **training_record(history, init["meta"].get("epoch"))}
+    for name in SHIPPED_MODELS:
+        record = shipped_record(name)
+        if record["sha256"] == init["sha256"]:
+            return {"sha256": init["sha256"], **record["training"]}
+    raise AppError(f"the run started from {init['path']} (SHA-256 {init['sha256'][:16]}...), which is neither "
+                   f"beside its run's history.json nor a shipped model: its making cannot be recorded")
+
+
+def all_stages(training):
+    """A training record and the ones it started from, earliest first."""
+    stages = [training]
+    while stages[0].get("started_from"):
+        stages.insert(0, stages[0]["started_from"])
+    return stages
 
 
 def replace_pair(model_bytes, record, model_path, record_path):
@@ -148,28 +199,19 @@ def main(argv=None):
     report = classification_report(matrix) | {"loss": loss, "split": args.split, "images": len(labels),
                                               "mirror": MIRROR_AVERAGE}
     single_loss, single_accuracy, _ = evaluate_split(model, images, labels, mirror=False)
-    epochs = history["history"]
     record = {
         "sha256": sha256,
         "arch": history["options"]["arch"],
         "params": params,
-        "training": {
-            "command": " ".join(str(part) for part in history.get("command", [])),
-            "code": history.get("code", []),
-            "options": history["options"],
-            "epochs_planned": history["options"]["epochs"],
-            "epochs_completed": len(epochs),
-            "best_epoch": model.meta.get("epoch", history.get("best_epoch")),
-            "train_hours": round(sum(e["train_seconds"] for e in epochs) / 3600, 2),
-            "history": epochs,
-        },
+        "training": training_record(history, model.meta.get("epoch", history.get("best_epoch"))),
         "evaluation": report,
         "single_view": {"accuracy": single_accuracy, "loss": single_loss},
         "note": args.note,
     }
     replace_pair(model_bytes, record, model_path, record_path)
     print(format_report(report))
-    print(f"shipped {model_path} (epoch {record['training']['best_epoch']} of {len(epochs)} trained) "
+    print(f"shipped {model_path} (epoch {record['training']['best_epoch']} of {record['training']['epochs_completed']} "
+          f"trained) "
           f"and {record_path}")
     return 0
 

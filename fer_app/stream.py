@@ -10,8 +10,9 @@ by the tracker's min_iou) is followed too, for up to bridge_misses detections in
 a detector misses a face now and then (a blink, a turn of the head), and dropping it
 would leave a gap in its timeline.
 """
+from data_tools.preprocess import to_gray
+from fer_app.errors import AppError
 from fer_app.follow import follow_box
-from fer_app.preprocess import to_gray
 from fer_app.tracking import DEFAULT_HALF_LIFE_S, FaceTracker, iou
 
 
@@ -26,7 +27,7 @@ class FaceStream:
 
     def __init__(self, recognizer, detect_every=1, half_life_s=DEFAULT_HALF_LIFE_S, bridge_misses=1):
         if detect_every < 1:
-            raise ValueError(f"detect_every must be 1 or more, got {detect_every}")
+            raise AppError(f"detect_every must be 1 or more, got {detect_every}")
         self.recognizer = recognizer
         self.detect_every = detect_every
         self.bridge_misses = bridge_misses

@@ -20,7 +20,7 @@ import csv
 import io
 from pathlib import Path
 
-from fer_app.labels import EMOTIONS
+from data_tools.labels import EMOTIONS
 from minicnn.io import atomic_write, write_json
 
 FACE_FIELDS = (["face_id", "frames_on_screen", "seconds_on_screen"]

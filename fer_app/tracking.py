@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from fer_app.errors import AppError
 
 # Smoothing half-life: long enough to stop flicker, short enough to follow a real change.
 DEFAULT_HALF_LIFE_S = 0.3
@@ -60,7 +61,7 @@ class FaceTracker:
 
     def __init__(self, half_life_s=DEFAULT_HALF_LIFE_S, min_iou=0.3, forget_after_s=1.0, forget_after_frames=1):
         if not 0 <= half_life_s < math.inf:
-            raise ValueError(f"half_life_s must be >= 0 and finite, got {half_life_s}")
+            raise AppError(f"half_life_s must be >= 0 and finite, got {half_life_s}")
         self.half_life_s = half_life_s
         self.min_iou = min_iou
         self.forget_after_s = forget_after_s

@@ -15,29 +15,22 @@ momentum, peak rate 0.02 after a 2-epoch warm-up, cosine decay over 40 epochs,
 augmentation on.
 """
 import argparse
-import math
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from data_tools.augment import Augmenter
 from data_tools.fer2013 import load_split
-from fer_app import plots
-from fer_app.checkpoint import load_checkpoint, read_train_state, save_checkpoint
-from fer_app.cli import AppError, run
-from fer_app.evaluation import evaluate_split
-from fer_app.labels import EMOTIONS
-from fer_app.metrics import classification_report
-from fer_app.model_store import sha256_of
-from fer_app.preprocess import INPUT_SHAPE, PREPROCESSING, normalize
+from data_tools.labels import EMOTIONS
+from data_tools.preprocess import INPUT_SHAPE, PREPROCESSING
+from fer_app.checkpoint import read_train_state
+from fer_app.cli import run
+from fer_app.errors import AppError
+from fer_app.stopping import StopRequest
+from fer_app.train_state import TrainState, init_record
+from fer_app.training import Trainer
 from fer_app.validators import non_negative_float, positive_float, positive_int, unit_fraction
-from minicnn import SGD, Adam, Sequential, SoftmaxCrossEntropy
-from minicnn.io import write_json
+from minicnn import SGD, Adam, SoftmaxCrossEntropy
 from minicnn.models import ARCHITECTURES
 from minicnn.schedules import SCHEDULES, learning_rate
 
@@ -131,6 +124,33 @@ def check_saved_option(parser, option, value, checkpoint_path):
                        f"the checkpoint is damaged; start a new run")
 
 
+def make_model(args):
+    """The options' network, its meta what the app needs to use it."""
+    model = ARCHITECTURES[args.arch](seed=args.seed, dropout=args.dropout)
+    model.meta = {"classes": list(EMOTIONS), "input_shape": list(INPUT_SHAPE), "preprocessing": PREPROCESSING,
+                  "arch": args.arch}
+    return model
+
+
+def make_trainer(args):
+    """The model, data, optimizer, loss and schedule the options describe."""
+    if not args.data:
+        raise AppError("--data is required: a FER2013 folder, fer2013.csv or cache .npz")
+    model = make_model(args)
+    train_images, train_labels = load_split(args.data, args.train_split)
+    val_images, val_labels = load_split(args.data, args.val_split)
+    if args.limit:
+        subset = np.random.default_rng([args.seed, 0]).permutation(len(train_images))[:args.limit]
+        train_images, train_labels = train_images[subset], train_labels[subset]
+    if args.init_from and not args.resume:
+        model.load_weights(args.init_from)
+    return Trainer(model=model, optimizer=make_optimizer(args, model),
+                   loss_fn=SoftmaxCrossEntropy(args.label_smoothing), schedule=make_schedule(args),
+                   train_images=train_images, train_labels=train_labels, val_images=val_images, val_labels=val_labels,
+                   batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, augment=args.augment,
+                   out=Path(args.out))
+
+
 def make_optimizer(args, model):
     """The optimizer the options name; weight decay leaves the model's no_weight_decay() parameters alone."""
     decay = dict(weight_decay=args.weight_decay, no_decay=model.no_weight_decay())
@@ -139,171 +159,57 @@ def make_optimizer(args, model):
     return Adam(args.lr, **decay)
 
 
-def code_version():
-    """{"commit": git HEAD of this code or None, "dirty": whether it had uncommitted changes}."""
-    def git(*args):
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
-    try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
+def make_schedule(args):
+    """(step, steps per epoch) -> the learning rate of that optimizer step, as the options set it."""
+    def rate(step, steps_per_epoch):
+        return learning_rate(args.schedule, args.lr, step, args.epochs * steps_per_epoch,
+                             int(args.warmup_epochs * steps_per_epoch),
+                             step_every=max(1, int(args.step_epochs * steps_per_epoch)))
+    return rate
 
 
-def init_record(path):
-    """What a warm restart started from: the file, its SHA-256 and its meta (arch, epoch...); None without one."""
-    if not path:
-        return None
-    return {"path": str(path), "sha256": sha256_of(path), "meta": Sequential.load(path).meta}
+def new_state(args, trainer, argv):
+    """A new run's state: its options, data and command line, and the model file a warm restart starts from."""
+    return TrainState(options={option: getattr(args, option) for option in RUN_OPTIONS}, data=str(args.data),
+                      num_train=trainer.num_train,
+                      command=["python", "-m", "fer_app.train", *(sys.argv[1:] if argv is None else argv)],
+                      init=init_record(args.init_from))
 
 
-class StopRequest:
-    """Turns the first Ctrl-C / SIGTERM into a request to stop after the current batch."""
-
-    def __init__(self):
-        self.reason = None
-
-    def __enter__(self):
-        self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def _handle(self, signum, frame):
-        if self.reason is not None:   # asked twice: stop now
-            raise KeyboardInterrupt
-        self.reason = signal.Signals(signum).name
-        tqdm.write(f"{self.reason}: stopping after this batch and saving a checkpoint (again to abort)")
-
-    def __exit__(self, *exc):
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+def resume(trainer, args):
+    """The state checkpointed in --out, with model, optimizer and generators restored: the run continues exactly."""
+    if args.saved_state["num_train"] != trainer.num_train:
+        raise AppError(f"--resume: the run trained on {args.saved_state['num_train']} images, "
+                       f"{args.data} holds {trainer.num_train}: resume with the run's own data")
+    state = trainer.resume()
+    print(f"resumed from {trainer.checkpoint_path}: epoch {state.epoch + 1}, batch {state.batch}")
+    return state
 
 
 def main(argv=None):
     args = parse_args(argv)
-    out = Path(args.out)
-    checkpoint_path = out / "last.npz"
-    model = ARCHITECTURES[args.arch](seed=args.seed, dropout=args.dropout)
     if args.summary:
-        model.summary(INPUT_SHAPE)
+        make_model(args).summary(INPUT_SHAPE)
         return 0
-    if not args.data:
-        raise AppError("--data is required: a FER2013 folder, fer2013.csv or cache .npz")
-    model.meta = {"classes": list(EMOTIONS), "input_shape": list(INPUT_SHAPE), "preprocessing": PREPROCESSING,
-                  "arch": args.arch}
-
-    train_images, train_labels = load_split(args.data, args.train_split)
-    val_images, val_labels = load_split(args.data, args.val_split)
-    if args.limit:
-        subset = np.random.default_rng([args.seed, 0]).permutation(len(train_images))[:args.limit]
-        train_images, train_labels = train_images[subset], train_labels[subset]
-    num_train = len(train_images)
-    steps_per_epoch = math.ceil(num_train / args.batch_size)
-    total_steps = args.epochs * steps_per_epoch
-    warmup_steps = int(args.warmup_epochs * steps_per_epoch)
-    step_every = max(1, int(args.step_epochs * steps_per_epoch))
-
-    if args.init_from and args.saved_state is None:
-        model.load_weights(args.init_from)
-    optimizer = make_optimizer(args, model)
-    generators = {"shuffle": np.random.default_rng([args.seed, 1]), "augment": np.random.default_rng([args.seed, 2])}
-    augment = Augmenter(generators["augment"]) if args.augment else None
-    state = {"options": {o: getattr(args, o) for o in RUN_OPTIONS}, "data": str(args.data),
-             "num_train": num_train, "epoch": 0, "batch": 0,
-             "running": {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0},
-             "history": [], "best_val_acc": -1.0,
-             "command": ["python", "-m", "fer_app.train", *(sys.argv[1:] if argv is None else argv)],
-             "code": [], "init": init_record(args.init_from)}
-    epoch_order = None
-    if args.saved_state is not None:
-        if args.saved_state.get("num_train", num_train) != num_train:
-            raise AppError(f"--resume: the run trained on {args.saved_state['num_train']} images, "
-                           f"{args.data} holds {num_train}: resume with the run's own data")
-        state, epoch_order = load_checkpoint(checkpoint_path, model, optimizer, generators)
-        if "best_epoch" in state:       # the epoch best.npz holds, which model files record
-            model.meta["epoch"] = state["best_epoch"]
-        print(f"resumed from {checkpoint_path}: epoch {state['epoch'] + 1}, batch {state['batch']}")
-    # A run may be resumed by newer code: record which code ran from where.
-    state.setdefault("code", []).append(code_version() | {"from_epoch": state["epoch"] + 1, "from_batch": state["batch"]})
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"training {args.arch} on {num_train} images, validating on {len(val_images)}; "
-          f"{args.epochs} epochs of {steps_per_epoch} steps; {args.optimizer} lr {args.lr} {args.schedule}")
-
-    loss_fn = SoftmaxCrossEntropy(args.label_smoothing)
-    started = time.monotonic()
-    with StopRequest() as stop:
-        while state["epoch"] < args.epochs:
-            epoch = state["epoch"]
-            if epoch_order is None:
-                epoch_order = generators["shuffle"].permutation(num_train)
-            running = state["running"]
-            bar = tqdm(range(state["batch"], steps_per_epoch), initial=state["batch"], total=steps_per_epoch,
-                       desc=f"epoch {epoch + 1}/{args.epochs}", unit="batch", dynamic_ncols=True)
-            for batch in bar:
-                batch_start = time.perf_counter()
-                step = epoch * steps_per_epoch + batch
-                optimizer.lr = learning_rate(args.schedule, args.lr, step, total_steps, warmup_steps,
-                                             step_every=step_every)
-                index = epoch_order[batch * args.batch_size:(batch + 1) * args.batch_size]
-                x, y = normalize(train_images[index]), train_labels[index]
-                if augment is not None:
-                    x = augment(x)
-                logits = model.forward(x, training=True)
-                loss, dlogits = loss_fn(logits, y)
-                if not np.isfinite(loss):
-                    raise AppError(f"loss became {loss} at epoch {epoch + 1}, batch {batch + 1} (lr {optimizer.lr:.3g}): "
-                                   f"training diverged; lower --lr. The last checkpoint ({checkpoint_path}) is intact")
-                model.backward(dlogits)
-                optimizer.step(model.named_parameters())
-                running["loss"] += loss * len(y)
-                running["correct"] += int((logits.argmax(axis=1) == y).sum())
-                running["seen"] += len(y)
-                seconds = time.perf_counter() - batch_start
-                running["seconds"] += seconds
-                state["batch"] = batch + 1
-                bar.set_postfix(loss=f"{running['loss'] / running['seen']:.3f}",
-                                acc=f"{running['correct'] / running['seen']:.3f}",
-                                img_s=f"{len(y) / seconds:.0f}", lr=f"{optimizer.lr:.2g}")
-                elapsed_minutes = (time.monotonic() - started) / 60
-                if stop.reason is None and args.max_steps is not None and step + 1 >= args.max_steps:
-                    stop.reason = f"--max-steps {args.max_steps}"
-                if stop.reason is None and args.time_limit is not None and elapsed_minutes >= args.time_limit:
-                    stop.reason = f"--time-limit {args.time_limit} min"
-                if stop.reason is not None and state["batch"] < steps_per_epoch:
-                    bar.close()
-                    save_checkpoint(checkpoint_path, model, optimizer, state, generators, epoch_order)
-                    print(f"stopped ({stop.reason}) at epoch {epoch + 1}, batch {state['batch']}: "
-                          f"checkpoint {checkpoint_path}; continue with --resume")
-                    return 0
-            bar.close()
-
-            val_loss, val_acc, matrix = evaluate_split(model, val_images, val_labels)
-            record = {"epoch": epoch + 1, "lr": optimizer.lr,
-                      "train_loss": running["loss"] / running["seen"], "train_acc": running["correct"] / running["seen"],
-                      "val_loss": val_loss, "val_acc": val_acc, "train_seconds": running["seconds"],
-                      "train_images_per_s": running["seen"] / running["seconds"]}
-            state["history"].append(record)
-            state.update(epoch=epoch + 1, batch=0, running={"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0})
-            epoch_order = None
-            improved = val_acc > state["best_val_acc"]
-            if improved:
-                state["best_val_acc"] = val_acc
-                state["best_epoch"] = epoch + 1
-                model.meta["epoch"] = epoch + 1
-                model.save(out / "best.npz")
-                write_json(out / "best_report.json", classification_report(matrix))
-            save_checkpoint(checkpoint_path, model, optimizer, state, generators, epoch_order)
-            write_json(out / "history.json", {k: state[k] for k in ("options", "command", "code", "init", "history",
-                                                                      "best_val_acc") if k in state}
-                       | {"best_epoch": state.get("best_epoch")})
-            plots.training_curves(state["history"], out / "curves.png")
-            print(f"epoch {epoch + 1}: train loss {record['train_loss']:.4f} acc {record['train_acc']:.4f} | "
-                  f"val loss {val_loss:.4f} acc {val_acc:.4f}{'  (best)' if improved else ''} | "
-                  f"{record['train_images_per_s']:.0f} img/s", flush=True)
-            if stop.reason is not None:
-                print(f"stopped ({stop.reason}) after epoch {epoch + 1}: continue with --resume")
+    trainer = make_trainer(args)
+    state = resume(trainer, args) if args.resume else new_state(args, trainer, argv)
+    state.record_code()
+    trainer.out.mkdir(parents=True, exist_ok=True)
+    print(f"training {args.arch} on {trainer.num_train} images, validating on {len(trainer.val_labels)}; "
+          f"{args.epochs} epochs of {trainer.steps_per_epoch} steps; {args.optimizer} lr {args.lr} {args.schedule}")
+    with StopRequest(args.max_steps, args.time_limit) as stop:
+        while state.epoch < trainer.epochs:
+            if not trainer.train_one_epoch(state, stop):
+                trainer.save_checkpoint(state)
+                print(f"stopped ({stop.reason}) at epoch {state.epoch + 1}, batch {state.batch}: "
+                      f"checkpoint {trainer.checkpoint_path}; continue with --resume")
                 return 0
-    print(f"done: best validation accuracy {state['best_val_acc']:.4f} at epoch {state['best_epoch']}; "
-          f"model {out / 'best.npz'}")
+            trainer.end_of_epoch(state)
+            if stop.reason is not None:
+                print(f"stopped ({stop.reason}) after epoch {state.epoch}: continue with --resume")
+                return 0
+    print(f"done: best validation accuracy {state.best_val_acc:.4f} at epoch {state.best_epoch}; "
+          f"model {trainer.out / 'best.npz'}")
     return 0
 
 

@@ -29,14 +29,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
+from data_tools.labels import EMOTIONS
+from data_tools.opencv import cv2
 from fer_app import options, plots
 from fer_app.cli import run
 from fer_app.draw import draw_faces
-from fer_app.labels import EMOTIONS
 from fer_app.videoio import frame_rate, open_video, sampled_frames, video_writer
 from minicnn.io import atomic_write
 

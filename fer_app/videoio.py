@@ -9,9 +9,8 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-import cv2
-
-from fer_app.cli import AppError
+from data_tools.opencv import cv2
+from fer_app.errors import AppError
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")   # FFmpeg's AV_LOG_QUIET
 FOURCC = "mp4v"   # MPEG-4 part 2: encoded by every opencv-python wheel, no extra codec needed

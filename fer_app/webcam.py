@@ -16,11 +16,11 @@ from collections import deque
 from contextlib import ExitStack
 from pathlib import Path
 
-import cv2
-
+from data_tools.opencv import cv2
 from fer_app import options
-from fer_app.cli import AppError, run
+from fer_app.cli import run
 from fer_app.draw import draw_faces, draw_fps, draw_probability_bars
+from fer_app.errors import AppError
 from fer_app.validators import camera_index
 from fer_app.videoio import frame_rate, frames, open_camera, open_video, video_writer
 

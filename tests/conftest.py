@@ -43,8 +43,8 @@ def tiny_model_path(tmp_path_factory):
     """
     import numpy as np
 
-    from fer_app.labels import EMOTIONS
-    from fer_app.preprocess import INPUT_SHAPE, PREPROCESSING
+    from data_tools.labels import EMOTIONS
+    from data_tools.preprocess import INPUT_SHAPE, PREPROCESSING
     from minicnn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
     rng = np.random.default_rng(0)
     model = Sequential([Conv2D(1, 4, 3, rng=rng), ReLU(), MaxPool2D(4), Flatten(), Dense(4 * 11 * 11, 7, rng=rng)],

@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import pytest
 
+from data_tools.labels import EMOTIONS
 from fer_app import batch, manifest, video
 from fer_app.collection import Job, collect
-from fer_app.labels import EMOTIONS
 from tests.app_helpers import (BACKGROUND, REPO, assert_one_line_error, paste_faces, run_command, run_main,
                                write_video)
 

@@ -7,10 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from data_tools.fer2013 import DataError, list_splits, load_all, load_cache, load_split, save_cache
+from data_tools.errors import DataError
+from data_tools.fer2013 import list_splits, load_all, load_cache, load_split, save_cache
 from data_tools.import_fer2013 import format_skipped
-from fer_app.labels import EMOTIONS
-from fer_app.preprocess import to_gray, to_input_size
+from data_tools.labels import EMOTIONS
+from data_tools.preprocess import to_gray, to_input_size
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

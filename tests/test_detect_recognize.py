@@ -2,17 +2,17 @@
 import cv2
 import numpy as np
 import pytest
+from tests.app_helpers import SCENE_FACE, moving_face_boxes, paste_faces
 
-from fer_app.cli import AppError
-from fer_app.haar import HaarDetector
+from data_tools.labels import EMOTIONS
+from data_tools.preprocess import crop_face, normalize, to_gray
+from fer_app.errors import AppError
 from fer_app.follow import follow_box
-from fer_app.labels import EMOTIONS
+from fer_app.haar import HaarDetector
 from fer_app.model_store import load_model
-from fer_app.preprocess import crop_face, normalize, to_gray
 from fer_app.recognizer import EmotionRecognizer, Face
 from fer_app.stream import FaceStream
 from fer_app.tracking import FaceTracker, iou
-from tests.app_helpers import SCENE_FACE, moving_face_boxes, paste_faces
 
 
 class CountingModel:

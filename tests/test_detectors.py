@@ -9,15 +9,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from tests.app_helpers import run_main
 
 from benchmarks.framing import clip_frames
+from data_tools.preprocess import crop_face, to_input_size
 from fer_app import centerface, image
-from fer_app.cli import AppError
 from fer_app.detect import available_detectors, create_detector
+from fer_app.errors import AppError
 from fer_app.haar import HaarDetector
-from fer_app.preprocess import crop_face, to_input_size
 from fer_app.tracking import iou
-from tests.app_helpers import run_main
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 needs_centerface = pytest.mark.skipif(centerface.model_path() is None,

@@ -6,12 +6,12 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from tests.app_helpers import REPO, SCENE_FACE, assert_one_line_error, paste_faces, run_command, run_main
 
+from data_tools.labels import EMOTIONS
 from fer_app import demo, image
-from fer_app.labels import EMOTIONS
 from fer_app.tracking import iou
 from minicnn import Sequential
-from tests.app_helpers import REPO, SCENE_FACE, assert_one_line_error, paste_faces, run_command, run_main
 
 FACE_BOX = (120, 80, 200, 200)
 

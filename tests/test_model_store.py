@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pytest
 
-from fer_app.cli import AppError
 from fer_app.model_store import check_model_fits, load_model, load_shipped_model, sha256_of
 from minicnn import Dense, Flatten, ModelFileError, Sequential
 
@@ -36,7 +35,7 @@ def test_the_shipped_model_loads_when_it_matches_its_record(shipped):
 
 
 def test_a_missing_shipped_model_asks_for_model_path(tmp_path):
-    with pytest.raises(AppError, match=r"no shipped model yet .*: pass --model PATH"):
+    with pytest.raises(ModelFileError, match=r"no shipped model yet .*: pass --model PATH"):
         load_shipped_model(tmp_path / "report_cnn.npz", tmp_path / "report_cnn.json")
 
 

@@ -9,10 +9,10 @@ import pytest
 onnx = pytest.importorskip("onnx", reason='ONNX export needs the onnx extra (pip install -e ".[onnx]")')
 ort = pytest.importorskip("onnxruntime", reason='the export is checked with ONNX Runtime (pip install -e ".[onnx]")')
 
+from data_tools.labels import EMOTIONS  # noqa: E402
+from data_tools.preprocess import INPUT_SHAPE, normalize  # noqa: E402
 from fer_app.export_onnx import main as export_main  # noqa: E402
-from fer_app.labels import EMOTIONS  # noqa: E402
 from fer_app.model_store import load_model  # noqa: E402
-from fer_app.preprocess import INPUT_SHAPE, normalize  # noqa: E402
 from minicnn import (BatchNorm1D, BatchNorm2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D,  # noqa: E402
                      ReLU, Sequential)
 from minicnn.models import report_cnn, vgg_bn_cnn  # noqa: E402

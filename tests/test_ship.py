@@ -8,7 +8,7 @@ import pytest
 
 from data_tools.fer2013 import save_cache
 from fer_app import ship
-from fer_app.cli import USER_ERRORS
+from fer_app.errors import USER_ERRORS
 from fer_app.model_store import load_shipped_model, sha256_of
 from minicnn import Dense, Flatten, Sequential
 from tests.test_training import run_module, train_args
@@ -104,3 +104,34 @@ def test_a_failed_record_rename_puts_the_previous_model_back(shipped_pair, monke
         ship.replace_pair(b"new model bytes", {"sha256": "x"}, *shipped_pair)
     assert contents(shipped_pair) == before
     assert np.all([path.exists() for path in shipped_pair])
+
+
+@pytest.fixture
+def warm_restart(trained_run, synthetic_cache, tmp_path):
+    """A one-epoch run started (--init-from) from the trained run's best model."""
+    restart = tmp_path / "restart"
+    result = run_module("fer_app.train", *train_args(synthetic_cache, restart, "--epochs", 1,
+                                                     "--init-from", trained_run / "best.npz"))
+    assert result.returncode == 0, result.stderr
+    return restart
+
+
+def test_a_warm_restart_ships_with_the_record_of_the_run_it_began_from(trained_run, warm_restart, synthetic_cache,
+                                                                       shipped_pair):
+    assert ship.main(["--run", str(warm_restart), "--data", str(synthetic_cache)]) == 0
+    record = json.loads(shipped_pair[1].read_text())
+    first_run = json.loads((trained_run / "history.json").read_text())
+    began_from = record["training"]["started_from"]
+    assert began_from["sha256"] == sha256_of(trained_run / "best.npz")
+    assert began_from["history"] == first_run["history"]
+    assert [stage["epochs_completed"] for stage in ship.all_stages(record["training"])] == [2, 1]
+    assert f"warm restart (`--init-from`) from epoch {first_run['best_epoch']}" in ship.record_markdown(record)
+
+
+def test_a_warm_restart_from_a_model_of_unknown_making_is_not_shipped(trained_run, warm_restart, synthetic_cache,
+                                                                      shipped_pair):
+    before = contents(shipped_pair)
+    (trained_run / "history.json").unlink()
+    with pytest.raises(USER_ERRORS, match="its making cannot be recorded"):
+        ship.main(["--run", str(warm_restart), "--data", str(synthetic_cache)])
+    assert contents(shipped_pair) == before

@@ -2,10 +2,10 @@
 import json
 
 import pytest
-
-from fer_app.labels import EMOTIONS
-from fer_app.model_store import DEFAULT_MODEL, SHIPPED_MODELS, load_inference_model, load_model, sha256_of, shipped_paths
 from tests.app_helpers import run_command
+
+from data_tools.labels import EMOTIONS
+from fer_app.model_store import DEFAULT_MODEL, SHIPPED_MODELS, load_inference_model, load_model, sha256_of, shipped_paths
 
 PARAMETERS = {"report": 1_375_175, "vgg_bn": 1_756_679}
 

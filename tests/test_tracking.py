@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
+from data_tools.labels import EMOTIONS
 from fer_app.detect import create_detector
-from fer_app.labels import EMOTIONS
 from fer_app.recognizer import Face
 from fer_app.tracking import FaceTracker
 

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from data_tools.fer2013 import load_split, save_cache
-from fer_app.labels import EMOTIONS
+from data_tools.labels import EMOTIONS
 from fer_app.metrics import classification_report, confusion_matrix
+from fer_app.model_store import sha256_of
+from fer_app.train_state import TrainState
 from minicnn import Sequential
 from minicnn.model import read_npz
 
@@ -114,6 +116,31 @@ def test_step_schedule_trains(synthetic_cache, tmp_path):
     assert [epoch["lr"] for epoch in history] == pytest.approx([0.01, 0.001])
 
 
+def test_init_from_starts_where_the_model_file_left_off(synthetic_cache, tmp_path):
+    first = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "first"))
+    assert first.returncode == 0, first.stderr
+    model_file = tmp_path / "first" / "best.npz"
+    first_record = json.loads((tmp_path / "first" / "history.json").read_text())
+    # A rate too small to move the weights: the restart's first validation is the file's.
+    restart = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "restart", "--init-from", model_file,
+                                                      "--lr", "1e-12", "--warmup-epochs", 0))
+    assert restart.returncode == 0, restart.stderr
+    record = json.loads((tmp_path / "restart" / "history.json").read_text())
+    assert record["history"][0]["val_acc"] == first_record["best_val_acc"]
+    assert record["init"]["sha256"] == sha256_of(model_file)
+    assert record["init"]["meta"]["epoch"] == first_record["best_epoch"]
+
+
+def test_init_from_a_model_of_another_architecture_is_one_line(synthetic_cache, tmp_path):
+    first = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "first", "--epochs", 1))
+    assert first.returncode == 0, first.stderr
+    result = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "other", "--arch", "report",
+                                                     "--init-from", tmp_path / "first" / "best.npz"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "differ from the model's" in result.stderr.strip().splitlines()[-1]
+
+
 def test_nan_loss_stops_with_a_clear_message(synthetic_cache, tmp_path):
     result = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "nan", "--lr", "1e30",
                                                      "--warmup-epochs", 0, "--optimizer", "sgd"))
@@ -167,7 +194,7 @@ def test_evaluate_command_reports_what_the_model_predicts(synthetic_cache, tmp_p
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     images, labels = load_split(synthetic_cache, "validation")
-    from fer_app.preprocess import normalize
+    from data_tools.preprocess import normalize
     model, faces = Sequential.load(model_path), normalize(images)
     probabilities = model.predict_proba(faces)
     if mirror:
@@ -264,3 +291,12 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(stopped_run, tmp_path, dam
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert (tmp_path / "run" / "last.npz").read_bytes() == before
+
+
+def test_train_state_writes_back_the_checkpoint_json_it_read(stopped_run):
+    """Checkpoints keep their layout key for key, so runs stopped by older code resume."""
+    _, run = stopped_run
+    saved = json.loads(str(read_npz(run / "last.npz")["train_state"]))
+    restored = TrainState.from_dict(saved).to_dict()
+    assert json.dumps(restored) == json.dumps({key: value for key, value in saved.items()
+                                               if key not in ("generators", "dropout_generators")})

@@ -4,12 +4,12 @@ import csv
 import cv2
 import numpy as np
 import pytest
+from tests.app_helpers import assert_one_line_error, moving_face_boxes, run_command, run_main, write_video
 
+from data_tools.labels import EMOTIONS
 from fer_app import video
-from fer_app.labels import EMOTIONS
 from fer_app.stream import FaceStream
 from fer_app.tracking import iou
-from tests.app_helpers import assert_one_line_error, moving_face_boxes, run_command, run_main, write_video
 
 
 def read_csv(path):

@@ -4,10 +4,10 @@ Training (from the 48x48 data set images) and inference (from faces cropped out 
 photos and video frames) both go through these functions, so the network sees the same
 kind of tensor in both: grayscale, INPUT_SIZE x INPUT_SIZE, float32 in [0, 1], NCHW.
 """
-import os
-
-import cv2
 import numpy as np
+
+from data_tools.errors import DataError
+from data_tools.opencv import cv2, max_image_pixels
 
 INPUT_SIZE = 48
 INPUT_SHAPE = (1, INPUT_SIZE, INPUT_SIZE)   # (C, H, W) of one model input
@@ -17,21 +17,21 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 def read_image(path, color=True):
     """An image file -> uint8 BGR (H, W, 3) if color, else as stored (gray stays (H, W)).
 
-    ValueError (one line) if the file is empty or not a decodable image. np.fromfile +
+    DataError (one line) if the file is empty or not a decodable image. np.fromfile +
     imdecode rather than cv2.imread: it also opens non-ASCII paths on Windows.
     """
     encoded = np.fromfile(path, dtype=np.uint8)
     if encoded.size == 0:
-        raise ValueError(f"{path}: empty file")
+        raise DataError(f"{path}: empty file")
     try:
         image = cv2.imdecode(encoded, cv2.IMREAD_COLOR if color else cv2.IMREAD_ANYCOLOR)
     except cv2.error as error:
         if "MAX_IMAGE_PIXELS" in str(error):
-            raise ValueError(f"{path}: more than {int(os.environ['OPENCV_IO_MAX_IMAGE_PIXELS']):,} pixels, the "
-                             f"limit (set OPENCV_IO_MAX_IMAGE_PIXELS to read larger images)") from None
+            raise DataError(f"{path}: more than {max_image_pixels():,} pixels, the "
+                            f"limit (set OPENCV_IO_MAX_IMAGE_PIXELS to read larger images)") from None
         image = None
     if image is None:
-        raise ValueError(f"{path}: not a readable image (corrupt or truncated)")
+        raise DataError(f"{path}: not a readable image (corrupt or truncated)")
     return image
 
 

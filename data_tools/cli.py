@@ -1,0 +1,41 @@
+"""What every command-line entry point shares: bad input ends in one line, not a traceback.
+
+This is the only layer that knows about exit codes; the modules below it raise
+exceptions (data_tools.errors, fer_app.errors) and leave the ending to run().
+"""
+import signal
+import sys
+
+from data_tools.errors import DataError, error_line
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: raised where the program is, so that its cleanup runs."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated
+
+
+def run(main, argv=None, user_errors=(DataError, OSError)):
+    """Call main(argv); user_errors print 'error: ...' on stderr and exit 2, Ctrl-C exits 130.
+
+    SIGTERM (kill, a scheduler's time limit) is turned into an exception, so that
+    half-written outputs are removed on the way out, as on Ctrl-C, and exits 143;
+    Python's default would end the process on the spot and leave them behind.
+    """
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        code = main(argv)
+    except user_errors as error:
+        print(f"error: {error_line(error)}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        code = 143
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    sys.exit(code or 0)
