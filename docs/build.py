@@ -753,8 +753,8 @@ def draw_results_confusion(model_name, name):
 def draw_results_curves(model_name, name):
     """A shipped model's training curves, from its record."""
     from fer_app.plots import training_curves
-    from fer_app.ship import shipped_record
-    training_curves(shipped_record(model_name)["training"]["history"], IMAGES / name)
+    from fer_app.ship import shipped_record, whole_history
+    training_curves(whole_history(shipped_record(model_name)["training"]), IMAGES / name)
 
 
 def shipped_model_pictures():

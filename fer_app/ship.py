@@ -147,6 +147,14 @@ def all_stages(training):
     return stages
 
 
+def whole_history(training):
+    """The per-epoch history of every stage of a training record as one run: each earlier stage
+    up to the epoch whose model the next began from, then the next; epochs numbered on from 1."""
+    *earlier, last = all_stages(training)
+    epochs = [epoch for stage in earlier for epoch in stage["history"][:stage["best_epoch"]]] + last["history"]
+    return [epoch | {"epoch": number} for number, epoch in enumerate(epochs, start=1)]
+
+
 def replace_pair(model_bytes, record, model_path, record_path):
     """Write both files under temporary names, then rename them into place, the record right after the model.
 

@@ -135,3 +135,12 @@ def test_a_warm_restart_from_a_model_of_unknown_making_is_not_shipped(trained_ru
     with pytest.raises(USER_ERRORS, match="its making cannot be recorded"):
         ship.main(["--run", str(warm_restart), "--data", str(synthetic_cache)])
     assert contents(shipped_pair) == before
+
+
+def test_the_whole_history_joins_the_stages_where_the_restart_began():
+    first = {"history": [{"epoch": e, "val_acc": e / 10} for e in (1, 2, 3)], "best_epoch": 2}
+    restart = {"history": [{"epoch": e, "val_acc": 0.5 + e / 100} for e in (1, 2)], "started_from": first}
+    joined = ship.whole_history(restart)
+    assert [epoch["epoch"] for epoch in joined] == [1, 2, 3, 4]
+    assert [epoch["val_acc"] for epoch in joined] == [0.1, 0.2, 0.51, 0.52]
+    assert ship.whole_history(first) == first["history"]
