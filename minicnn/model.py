@@ -1,4 +1,5 @@
 """Sequential: a stack of layers, trained by backpropagation, saved as one .npz file."""
+import itertools
 import json
 import math
 
@@ -160,7 +161,10 @@ class Sequential:
         theirs = [spec["type"] for spec in _parse_config(path)["layers"]]
         ours = [type(layer).__name__ for layer in self.layers]
         if theirs != ours:
-            raise ModelFileError(f"{path}: the file's layers {theirs} differ from the model's {ours}")
+            index = next(i for i, pair in enumerate(itertools.zip_longest(theirs, ours)) if pair[0] != pair[1])
+            raise ModelFileError(f"{path}: another network: the file's {len(theirs)} layers differ from the model's "
+                                 f"{len(ours)} from layer {index} on (file: {theirs[index] if index < len(theirs) else 'none'}, "
+                                 f"model: {ours[index] if index < len(ours) else 'none'})")
         self.set_weights(read_npz(path, list(self.weights())), source=path)
 
     def set_weights(self, arrays, source="weights"):

@@ -91,8 +91,12 @@ def test_load_weights_of_the_wrong_shape_names_layer_and_shapes(tmp_path):
 
 def test_load_weights_of_another_architecture(tmp_path):
     Sequential([Flatten(), Dense(12, 3)]).save(tmp_path / "m.npz")
-    with pytest.raises(ModelFileError, match="layers .* differ"):
+    with pytest.raises(ModelFileError, match=r"2 layers differ from the model's 3 from layer 0 on "
+                                             r"\(file: Flatten, model: Conv2D\)"):
         Sequential([Conv2D(1, 2, 3), ReLU(), MaxPool2D(2)]).load_weights(tmp_path / "m.npz")
+    Sequential([Conv2D(1, 2, 3), ReLU()]).save(tmp_path / "shorter.npz")
+    with pytest.raises(ModelFileError, match=r"from layer 2 on \(file: none, model: MaxPool2D\)"):
+        Sequential([Conv2D(1, 2, 3), ReLU(), MaxPool2D(2)]).load_weights(tmp_path / "shorter.npz")
 
 
 @pytest.mark.parametrize("content, message", [
