@@ -9,8 +9,11 @@ import sys
 from data_tools.errors import DataError, error_line
 
 
-class Terminated(Exception):
-    """SIGTERM arrived: raised where the program is, so that its cleanup runs."""
+class Terminated(BaseException):
+    """SIGTERM arrived: raised where the program is, so that its cleanup runs.
+
+    A BaseException, like KeyboardInterrupt: the signal may land inside a library's
+    `except Exception` (tqdm's monitor thread start is one), which must not swallow it."""
 
 
 def _raise_terminated(signum, frame):
