@@ -16,37 +16,32 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from data_tools.augment import warp  # noqa: E402
 from data_tools.fer2013 import load_split  # noqa: E402
 from data_tools.opencv import cv2  # noqa: E402
 from data_tools.preprocess import INPUT_SIZE, normalize  # noqa: E402
 from fer_app.model_store import SHIPPED_MODELS, load_inference_model  # noqa: E402
+from fer_app.predict import face_probabilities  # noqa: E402
 from minicnn.io import write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "tta.json"
 
 
-def shifted(faces, dx, dy):
-    """faces (N, 1, H, W) moved dx pixels right and dy down, the edge pixels repeated into the gap."""
-    pad = max(abs(dx), abs(dy))
-    padded = np.pad(faces, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="edge")
-    return padded[:, :, pad - dy:pad - dy + INPUT_SIZE, pad - dx:pad - dx + INPUT_SIZE]
-
-
-def zoomed(faces, scale):
-    """faces (N, 1, H, W) scaled about their centre (scale > 1 zooms in), the edge repeated."""
+def moved(faces, dx=0, dy=0, scale=1.0):
+    """faces (N, 1, H, W) zoomed by `scale` about their centre, then moved dx pixels right and
+    dy down, as training's augmentation moves them (data_tools.augment.warp)."""
     centre = (INPUT_SIZE - 1) / 2
-    matrix = cv2.getRotationMatrix2D((centre, centre), 0, scale)
-    return np.stack([cv2.warpAffine(face[0], matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE)[None] for face in faces])
+    matrix = cv2.getRotationMatrix2D((centre, centre), 0, scale) + [[0, 0, dx], [0, 0, dy]]
+    return warp(np.ascontiguousarray(faces), np.broadcast_to(matrix, (len(faces), 2, 3)))
 
 
-# name -> views of the faces (each is averaged with its mirror image as well)
+# name -> views of the faces, each averaged with its mirror image as the app does; None: one view, no mirror
 VIEW_SETS = {
-    "single view (no mirror)": [],
-    "mirror average (the app)": [lambda f: f],
-    "+ shifts of 2 px": [lambda f: f] + [lambda f, d=d: shifted(f, *d) for d in ((2, 0), (-2, 0), (0, 2), (0, -2))],
-    "+ zoom 0.9 and 1.1": [lambda f: f, lambda f: zoomed(f, 0.9), lambda f: zoomed(f, 1.1)],
+    "single view (no mirror)": None,
+    "mirror average (the app)": [{}],
+    "+ shifts of 2 px": [{}, {"dx": 2}, {"dx": -2}, {"dy": 2}, {"dy": -2}],
+    "+ zoom 0.9 and 1.1": [{}, {"scale": 0.9}, {"scale": 1.1}],
 }
 
 
@@ -54,14 +49,11 @@ def accuracy_by_view_set(model, faces, labels):
     """{view set name: {"accuracy", "views"}} on faces (N, 1, 48, 48) float32."""
     results = {}
     for name, views in VIEW_SETS.items():
-        if not views:
-            probabilities, count = model.predict_proba(faces), 1
+        if views is None:
+            probabilities, count = face_probabilities(model, faces, mirror=False), 1
         else:
-            probabilities, count = 0, 0
-            for view in views:
-                image = np.ascontiguousarray(view(faces))
-                probabilities = probabilities + model.predict_proba(image) + model.predict_proba(image[..., ::-1].copy())
-                count += 2
+            probabilities = sum(face_probabilities(model, moved(faces, **view), mirror=True) for view in views)
+            count = 2 * len(views)
         results[name] = {"accuracy": float((probabilities.argmax(axis=1) == labels).mean()), "views": count}
         print(f"{name}: {results[name]['accuracy']:.4f} ({count} views)", flush=True)
     return results

@@ -12,6 +12,18 @@ import numpy as np
 from data_tools.opencv import cv2
 
 
+def warp(batch, matrices):
+    """float32 (N, C, H, W) -> new (N, C, H, W): image i mapped by the affine matrices[i] (2, 3),
+    source pixel -> output pixel, bilinear, the nearest edge pixel repeated where it reaches outside."""
+    n, channels, height, width = batch.shape
+    out = np.empty_like(batch)
+    for i in range(n):
+        for c in range(channels):
+            out[i, c] = cv2.warpAffine(batch[i, c], matrices[i], (width, height),
+                                       flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
 class Augmenter:
     """Callable: float32 batch (N, C, H, W) -> a new, randomly transformed float32 batch (N, C, H, W).
 
@@ -51,14 +63,8 @@ class Augmenter:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if not self.enabled:
             return batch.copy()
-        n, channels, height, width = batch.shape
-        matrices = self._random_matrices(n, height, width)
-        out = np.empty_like(batch)
-        for i in range(n):
-            for c in range(channels):
-                out[i, c] = cv2.warpAffine(batch[i, c], matrices[i], (width, height),
-                                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return out
+        n, _, height, width = batch.shape
+        return warp(batch, self._random_matrices(n, height, width))
 
     def _random_matrices(self, n, height, width):
         """-> (n, 2, 3) float64 affine maps, source pixel -> output pixel, one per image.

@@ -16,8 +16,3 @@ from minicnn.kernels.winograd_numba import input_transform as winograd_input_tra
 from minicnn.kernels.winograd_numba import input_transform_adjoint as winograd_input_transform_adjoint
 from minicnn.kernels.winograd_numba import output_transform as winograd_output_transform
 from minicnn.kernels.winograd_numba import output_transform_adjoint as winograd_output_transform_adjoint
-
-__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool", "maxpool_backward", "relu_forward", "relu_backward",
-           "batchnorm_stats", "batchnorm_scale_shift", "batchnorm_grad_sums", "batchnorm_input_gradient",
-           "winograd_filter_transform", "winograd_filter_transform_adjoint", "winograd_input_transform",
-           "winograd_input_transform_adjoint", "winograd_output_transform", "winograd_output_transform_adjoint"]
