@@ -1,4 +1,4 @@
-"""Random flips, shifts, rotations and zooms of training batches, drawn from a seeded Generator.
+"""Random flips, shifts, rotations, zooms and erasures of training batches, drawn from a seeded Generator.
 
 The on-the-fly augmentation the original report used (Keras ImageDataGenerator with
 horizontal_flip, width/height_shift_range, rotation_range, zoom_range), redone so that
@@ -6,6 +6,11 @@ each image gets all of its random changes as ONE affine warp: one interpolation,
 blur piles up, and fast enough to run per batch (about a millisecond for 64 48x48 faces).
 Pixels the warp brings in from outside the image repeat the nearest edge pixel, like
 Keras' default fill_mode="nearest", so no black corners teach the network a false cue.
+
+Random erasing (Zhong et al. 2017, "Random Erasing Data Augmentation") comes after the
+warp: with probability erase_prob one rectangle of each image is replaced by random
+pixels, so the network cannot lean on any single region (a mouth, an eyebrow) and must
+use the whole face: a regulariser against the overfitting of longer runs.
 """
 import numpy as np
 
@@ -36,24 +41,34 @@ class Augmenter:
     max_rotation_deg: largest rotation about the centre, drawn uniformly in degrees.
     max_zoom:         scale drawn uniformly in [1 - max_zoom, 1 + max_zoom], the same for
                       both axes so faces keep their proportions (Keras draws one per axis).
+    erase_prob:       probability that an image gets one rectangle of uniform random pixels
+                      in [0, 1) (the range of normalized faces), covering ERASE_AREA of the
+                      image with an aspect ratio in ERASE_ASPECT (drawn log-uniformly).
+                      0 (the default) draws nothing: older runs' random streams are unchanged.
 
     The defaults are the usual FER2013 settings: small enough that a face stays a face
     and fits the frame. Augmenter(rng, flip=False, max_shift=0, max_rotation_deg=0,
     max_zoom=0) changes nothing and returns copies.
     """
 
-    def __init__(self, rng, flip=True, max_shift=0.1, max_rotation_deg=10.0, max_zoom=0.1):
+    ERASE_AREA = (0.02, 0.25)       # fraction of the image; a quarter still leaves the face readable
+    ERASE_ASPECT = (0.3, 3.3)       # height / width, the paper's range
+
+    def __init__(self, rng, flip=True, max_shift=0.1, max_rotation_deg=10.0, max_zoom=0.1, erase_prob=0.0):
         if min(max_shift, max_rotation_deg, max_zoom) < 0 or max_zoom >= 1:
             raise ValueError("max_shift, max_rotation_deg and max_zoom must be >= 0, and max_zoom < 1")
+        if not 0 <= erase_prob <= 1:
+            raise ValueError("erase_prob must be in [0, 1]")
         self.rng = rng
         self.flip = flip
         self.max_shift = max_shift
         self.max_rotation_deg = max_rotation_deg
         self.max_zoom = max_zoom
+        self.erase_prob = erase_prob
 
     @property
-    def enabled(self):
-        """False when every change is off: __call__ then only copies."""
+    def warps(self):
+        """False when every geometric change is off."""
         return bool(self.flip or self.max_shift or self.max_rotation_deg or self.max_zoom)
 
     def __call__(self, batch):
@@ -61,10 +76,24 @@ class Augmenter:
         if batch.ndim != 4:
             raise ValueError(f"expected a batch of shape (N, C, H, W), got {batch.shape}")
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        if not self.enabled:
-            return batch.copy()
         n, _, height, width = batch.shape
-        return warp(batch, self._random_matrices(n, height, width))
+        out = warp(batch, self._random_matrices(n, height, width)) if self.warps else batch.copy()
+        if self.erase_prob:
+            self._erase_rectangles(out)
+        return out
+
+    def _erase_rectangles(self, batch):
+        """In place: each image, with probability erase_prob, gets one rectangle of random pixels (all channels)."""
+        n, channels, height, width = batch.shape
+        chosen = np.flatnonzero(self.rng.random(n) < self.erase_prob)
+        area = self.rng.uniform(*self.ERASE_AREA, size=len(chosen)) * height * width
+        aspect = np.exp(self.rng.uniform(*np.log(self.ERASE_ASPECT), size=len(chosen)))
+        rect_heights = np.clip(np.rint(np.sqrt(area * aspect)), 1, height).astype(int)
+        rect_widths = np.clip(np.rint(np.sqrt(area / aspect)), 1, width).astype(int)
+        tops = self.rng.integers(0, height - rect_heights + 1)
+        lefts = self.rng.integers(0, width - rect_widths + 1)
+        for i, top, left, h, w in zip(chosen, tops, lefts, rect_heights, rect_widths):
+            batch[i, :, top:top + h, left:left + w] = self.rng.random((channels, h, w), dtype=np.float32)
 
     def _random_matrices(self, n, height, width):
         """-> (n, 2, 3) float64 affine maps, source pixel -> output pixel, one per image.

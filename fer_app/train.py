@@ -37,7 +37,7 @@ from minicnn.schedules import SCHEDULES, learning_rate
 # Options that define the run: saved in the checkpoint and taken from it on --resume.
 RUN_OPTIONS = ("arch", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                "schedule", "warmup_epochs", "step_epochs", "seed", "augment", "dropout", "train_split", "val_split",
-               "limit", "label_smoothing", "init_from")
+               "limit", "label_smoothing", "init_from", "erase")
 
 
 def make_parser():
@@ -65,6 +65,9 @@ def make_parser():
                         help="train towards (1 - s) * one-hot + s / classes instead of one-hot")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                         help="random flips, shifts, rotations and zoom (default on)")
+    parser.add_argument("--erase", type=unit_fraction, default=0.0,
+                        help="with --augment: the probability of random erasing, one rectangle of an image "
+                             "replaced by noise (default 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init-from", metavar="MODEL",
                         help="start from this model file's weights and BatchNorm statistics (e.g. a finished "
@@ -148,7 +151,7 @@ def make_trainer(args):
                    loss_fn=SoftmaxCrossEntropy(args.label_smoothing), schedule=make_schedule(args),
                    train_images=train_images, train_labels=train_labels, val_images=val_images, val_labels=val_labels,
                    batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, augment=args.augment,
-                   out=Path(args.out))
+                   erase=args.erase, out=Path(args.out))
 
 
 def make_optimizer(args, model):
@@ -182,6 +185,8 @@ def resume(trainer, args):
         raise AppError(f"--resume: the run trained on {args.saved_state['num_train']} images, "
                        f"{args.data} holds {trainer.num_train}: resume with the run's own data")
     state = trainer.resume()
+    # A run checkpointed by older code lacks options added since: its record shows the defaults it ran with.
+    state.options = {option: getattr(args, option) for option in RUN_OPTIONS}
     print(f"resumed from {trainer.checkpoint_path}: epoch {state.epoch + 1}, batch {state.batch}")
     return state
 

@@ -48,12 +48,14 @@ class Trainer:
     seed: int
     augment: bool
     out: Path
+    erase: float = 0.0              # random-erasing probability, with augment on
+
 
     def __post_init__(self):
         # The random streams besides the model's own (dropout): checkpoints save them all.
         self.generators = {"shuffle": np.random.default_rng([self.seed, 1]),
                            "augment": np.random.default_rng([self.seed, 2])}
-        self.augmenter = Augmenter(self.generators["augment"]) if self.augment else None
+        self.augmenter = Augmenter(self.generators["augment"], erase_prob=self.erase) if self.augment else None
 
     @property
     def num_train(self):

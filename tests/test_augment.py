@@ -77,7 +77,39 @@ def test_shift_moves_the_content_by_at_most_max_shift():
     assert np.any(rows != 24) or np.any(cols != 24)
 
 
-@pytest.mark.parametrize("bad", [dict(max_shift=-0.1), dict(max_rotation_deg=-1), dict(max_zoom=1.0)])
+def changed_pixels(out, value):
+    """(N,) bool masks (N, H*W) of the pixels of a constant-`value` batch that are no longer `value`."""
+    return (np.abs(out[:, 0] - value) > 1e-6).reshape(len(out), -1)
+
+
+def test_erasing_replaces_one_rectangle_of_each_chosen_image_with_noise():
+    grey = np.full((64, 1, 48, 48), 0.5, dtype=np.float32)
+    out = Augmenter(np.random.default_rng(6), **NOTHING, erase_prob=1.0)(grey)
+    low, high = Augmenter.ERASE_AREA
+    for mask in changed_pixels(out, 0.5).reshape(64, 48, 48):
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        box = (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)
+        assert mask.sum() > 0.99 * box                   # one filled rectangle (noise may hit 0.5 itself)
+        assert 0.5 * low * 48 * 48 <= box <= 1.2 * high * 48 * 48
+    assert out.min() >= 0 and out.max() < 1             # the range of normalized faces
+
+
+def test_erasing_picks_about_erase_prob_of_the_images():
+    grey = np.full((400, 1, 48, 48), 0.5, dtype=np.float32)
+    out = Augmenter(np.random.default_rng(7), **NOTHING, erase_prob=0.3)(grey)
+    assert 0.2 < changed_pixels(out, 0.5).any(axis=1).mean() < 0.4
+
+
+def test_no_erasing_leaves_the_random_stream_as_before(batch):
+    # Runs made before erasing existed resume exactly: erase_prob 0 draws nothing.
+    np.testing.assert_array_equal(Augmenter(np.random.default_rng(9))(batch),
+                                  Augmenter(np.random.default_rng(9), erase_prob=0.0)(batch))
+    with_erasing = Augmenter(np.random.default_rng(9), erase_prob=0.5)
+    assert not np.array_equal(with_erasing(batch), Augmenter(np.random.default_rng(9))(batch))
+
+
+@pytest.mark.parametrize("bad", [dict(max_shift=-0.1), dict(max_rotation_deg=-1), dict(max_zoom=1.0),
+                                 dict(erase_prob=1.5), dict(erase_prob=-0.1)])
 def test_out_of_range_parameters_are_rejected(bad):
     with pytest.raises(ValueError):
         Augmenter(np.random.default_rng(0), **bad)

@@ -45,11 +45,12 @@ def train_args(cache, out, *extra, arch="small"):
 SAVED_ARRAYS = {"small": 8, "vgg_bn": 2 * 9 + 4 * 8}
 
 
-@pytest.mark.parametrize("arch", sorted(SAVED_ARRAYS))
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(synthetic_cache, tmp_path, arch):
-    straight = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "straight", arch=arch))
+@pytest.mark.parametrize("arch, extra", [("small", ()), ("small", ("--erase", 0.5)), ("vgg_bn", ())])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(synthetic_cache, tmp_path, arch, extra):
+    straight = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "straight", *extra, arch=arch))
     assert straight.returncode == 0, straight.stderr
-    first = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "split", "--max-steps", 9, arch=arch))
+    first = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "split", "--max-steps", 9, *extra,
+                                                    arch=arch))
     assert first.returncode == 0, first.stderr
     assert "stopped (--max-steps 9) at epoch 2, batch 3" in first.stdout
     resumed = run_module("fer_app.train", "--data", synthetic_cache, "--out", tmp_path / "split", "--resume")
@@ -247,6 +248,7 @@ def damaged_checkpoints():
         "batch size 0": set_option("batch_size", 0),
         "lr a string": set_option("lr", "fast"),
         "augment a number": set_option("augment", 3),
+        "erase a string": set_option("erase", "often"),
         "no epoch order": lambda arrays, saved: arrays.pop("epoch_order"),
         "short epoch order": lambda arrays, saved: arrays.__setitem__("epoch_order", arrays["epoch_order"][:10]),
         "epoch order out of range": lambda arrays, saved: arrays.__setitem__(
@@ -301,3 +303,17 @@ def test_train_state_writes_back_the_checkpoint_json_it_read(stopped_run):
     restored = TrainState.from_dict(saved).to_dict()
     assert json.dumps(restored) == json.dumps({key: value for key, value in saved.items()
                                                if key not in ("generators", "dropout_generators")})
+
+
+def test_a_checkpoint_from_before_erasing_resumes_without_it(stopped_run, tmp_path):
+    cache, run = stopped_run
+    arrays = read_npz(run / "last.npz")
+    saved = json.loads(str(arrays["train_state"]))
+    assert saved["options"].pop("erase") == 0.0
+    arrays["train_state"] = np.array(json.dumps(saved))
+    (tmp_path / "run").mkdir()
+    np.savez(tmp_path / "run" / "last.npz", **arrays)
+    result = run_module("fer_app.train", "--data", cache, "--out", tmp_path / "run", "--resume")
+    assert result.returncode == 0, result.stderr
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history["options"]["erase"] == 0.0
