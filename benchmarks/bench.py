@@ -4,6 +4,7 @@
     python benchmarks/bench.py --json out.json   # and the figures for scripts
     python benchmarks/bench.py --arch vgg_bn     # one network only
     python benchmarks/bench.py --layers          # where the time goes: each layer, im2col vs auto
+    python benchmarks/bench.py --busy            # idle against one core busy (benchmarks/busy_core.py)
 
 Every figure comes from this one run, each measured in a fresh subprocess (so that peak
 memory belongs to one measurement), with the same batch and the same number of threads
@@ -29,6 +30,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.busy_core import busy_table, collect_busy  # noqa: E402
 from data_tools.preprocess import INPUT_SHAPE  # noqa: E402
 from minicnn.io import write_json  # noqa: E402
 
@@ -200,7 +202,11 @@ def worker_sgemm(threads):
     rng = np.random.default_rng(0)
     a, b = rng.random((2048, 2048), dtype=np.float32), rng.random((2048, 2048), dtype=np.float32)
     seconds = median_seconds(lambda: a @ b, repeats=10)
-    return {"gflops": 2 * 2048 ** 3 / seconds / 1e9}
+    from threadpoolctl import threadpool_info
+    # NumPy's own BLAS (OpenCV's wheel loads another OpenBLAS for itself).
+    blas = [f"{pool['internal_api']} {pool['version']}, {pool.get('architecture', '?')} kernels"
+            for pool in threadpool_info() if pool["user_api"] == "blas" and "numpy" in pool["filepath"]]
+    return {"gflops": 2 * 2048 ** 3 / seconds / 1e9, "blas": "; ".join(blas)}
 
 
 def worker_video(threads):
@@ -257,7 +263,8 @@ def collect(threads, with_video, rounds, archs):
     results = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                f"{platform.processor() or platform.platform()}", "threads": threads, "batch": BATCH,
                "rounds": rounds, "networks": {}, "not_installed": [name for name, ok in optional.items() if not ok]}
-    results["sgemm_gflops"] = run_worker(["sgemm"], threads)["gflops"]
+    sgemm = run_worker(["sgemm"], threads)
+    results["sgemm_gflops"], results["blas"] = sgemm["gflops"], sgemm["blas"]
     for arch in archs:
         results["networks"][arch] = collect_network(arch, frameworks, threads, rounds, results["sgemm_gflops"])
     results["video_fps"] = run_worker(["video"], threads).get("fps") if with_video else None
@@ -304,7 +311,8 @@ def table(results):
              "faster (or, for memory, smaller)."]
     for arch, network in results["networks"].items():
         lines += ["", f"**{arch}**", "", network_table(network, results["sgemm_gflops"])]
-    lines += ["", f"float32 matrix multiply (numpy BLAS, 2048^3): {results['sgemm_gflops']:.1f} GFLOP/s."]
+    blas = f" ({results['blas']})" if results.get("blas") else ""
+    lines += ["", f"float32 matrix multiply (numpy BLAS, 2048^3): {results['sgemm_gflops']:.1f} GFLOP/s{blas}."]
     if results.get("not_installed"):
         installs = {"torch": 'PyTorch (pip install -e ".[torch]")',
                     "onnxruntime": 'ONNX Runtime (pip install -e ".[onnx]")'}
@@ -354,6 +362,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3,
                         help="times every framework is measured, taking turns; figures are medians (default 3)")
     parser.add_argument("--layers", action="store_true", help="only time each layer, im2col against auto")
+    parser.add_argument("--busy", action="store_true",
+                        help="only the 'one core busy' table: video, batch-1 latency and training, idle and busy")
     parser.add_argument("--arch", nargs="+", default=["report", "vgg_bn"], help="networks to measure")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -376,6 +386,14 @@ def main():
     if args.layers:
         rows = run_worker(["layers"], args.threads)
         print(f"failed: {rows['error']}" if "error" in rows else layers_table(rows))
+        return
+    if args.busy:
+        figures = collect_busy(lambda worker, threads: run_worker(worker, threads), args.arch, args.threads,
+                               args.rounds)
+        print(busy_table(figures))
+        if args.json:
+            write_json(args.json, {"date": date.today().isoformat(), "threads": args.threads, "rounds": args.rounds,
+                                   "one_core_busy": figures})
         return
     results = collect(args.threads, with_video=not args.no_video, rounds=args.rounds, archs=args.arch)
     print(table(results))

@@ -43,11 +43,20 @@ class FaceStream:
             return f"{detector}: face detection on every frame"
         return f"{detector}: face detection every {self.detect_every} frames, boxes followed in between"
 
-    def process(self, frame, time_s):
-        """One BGR frame (H, W, 3) uint8 and its time in seconds -> [Face] of that frame."""
+    def detects_on(self, frame_number):
+        """True when the detector runs on the frame_number-th frame (from 0) given to process()."""
+        return frame_number % self.detect_every == 0
+
+    def process(self, frame, time_s, detections=None):
+        """One BGR frame (H, W, 3) uint8 and its time in seconds -> [Face] of that frame.
+
+        detections: the detector's boxes for this frame where they were found already
+        (fer_app.stages.detected_ahead finds them in another thread); None to run it here."""
         gray = to_gray(frame)
-        if self.frame_index % self.detect_every == 0:
-            boxes = [(box, 0) for box in self.recognizer.detector.detect(frame)]
+        if self.detects_on(self.frame_index):
+            if detections is None:
+                detections = self.recognizer.detector.detect(frame)
+            boxes = [(box, 0) for box in detections]
             missed = [(box, misses + 1) for box, misses in self._previous
                       if misses < self.bridge_misses
                       and all(iou(box, found) < self.tracker.min_iou for found, _ in boxes)]

@@ -25,7 +25,7 @@ annotated video holds those frames, played at F frames/s (so it lasts as long as
 import argparse
 import csv
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from data_tools.opencv import cv2
 from fer_app import options, plots
 from fer_app.cli import run
 from fer_app.draw import draw_faces
+from fer_app.stages import detected_ahead, one_thread_per_stage
 from fer_app.videoio import frame_rate, open_video, sampled_frames, video_writer
 from minicnn.io import atomic_write
 
@@ -170,11 +171,13 @@ def analyze_video(source, out, stream, sample_fps=None, annotated=True, progress
             rows = csv.writer(outputs.enter_context(atomic_write(csv_path, "w")), lineterminator="\n")
             rows.writerow(CSV_HEADER)
             total = round(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) * rate / fps) or None
+            outputs.enter_context(one_thread_per_stage())
+            analysed = outputs.enter_context(closing(detected_ahead(
+                sampled_frames(capture, first_frame, fps, sample_fps), stream, frame_of=lambda item: item[1])))
             started = time.perf_counter()
-            for index, frame in tqdm(sampled_frames(capture, first_frame, fps, sample_fps), total=total,
-                                     unit="frame", disable=not progress):
+            for (index, frame), detections in tqdm(analysed, total=total, unit="frame", disable=not progress):
                 time_s = index / fps
-                faces = stream.process(frame, time_s)
+                faces = stream.process(frame, time_s, detections)
                 rows.writerows(csv_rows(index, time_s, faces))
                 if writer is not None:
                     writer.write(draw_faces(frame, faces))

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections import deque
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 
 from data_tools.opencv import cv2
@@ -21,6 +21,7 @@ from fer_app import options
 from fer_app.cli import run
 from fer_app.draw import draw_faces, draw_fps, draw_probability_bars
 from fer_app.errors import AppError
+from fer_app.stages import detected_ahead, one_thread_per_stage
 from fer_app.validators import camera_index
 from fer_app.videoio import frame_rate, frames, open_camera, open_video, video_writer
 
@@ -104,11 +105,16 @@ def main(argv=None):
         recorder = None
         if args.record:
             recorder = cleanup.enter_context(video_writer(args.record, source_fps, (width, height)))
+        cleanup.enter_context(one_thread_per_stage())
+        # A file's frames carry their own time; a camera's are timed as they arrive (in the reading thread).
+        timed = ((frame, time.perf_counter() - started) for frame in frames(capture, first_frame))
+        # Read ahead by one frame at most: what is shown stays close to what the camera sees.
+        analysed = cleanup.enter_context(closing(detected_ahead(timed, stream, frame_of=lambda item: item[0],
+                                                                depth=1)))
         try:
-            for count, frame in enumerate(frames(capture, first_frame), start=1):
-                # A file's frames carry their own time; a camera's are timed as they arrive.
-                time_s = (count - 1) / source_fps if args.source else time.perf_counter() - started
-                annotate(frame, stream.process(frame, time_s), rate.tick())
+            for count, ((frame, arrived_s), detections) in enumerate(analysed, start=1):
+                time_s = (count - 1) / source_fps if args.source else arrived_s
+                annotate(frame, stream.process(frame, time_s, detections), rate.tick())
                 if recorder is not None:
                     recorder.write(frame)
                 # A file in a window plays at its own speed, not as fast as frames can be processed.

@@ -15,8 +15,33 @@ imports NumPy; a program that imported NumPy before minicnn must set
 OPENBLAS_THREAD_TIMEOUT itself.
 """
 import os
+from contextlib import contextmanager
 
 # libgomp (numba's "omp" threading layer): idle threads sleep instead of spinning.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # OpenBLAS: spin for 2**4 cycles (the minimum) before sleeping, instead of 2**28.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+
+@contextmanager
+def limited_threads(count):
+    """Within: matrix products (BLAS) use at most `count` threads, and so do the numba kernels
+    called from this thread (numba's limit is per calling thread); restored after.
+
+    For work made of many small calls (batch-1 inference in a video), where splitting each
+    call over threads gains little and a core taken by another process stalls every call."""
+    from threadpoolctl import threadpool_limits
+
+    from minicnn.backend import get_backend
+    numba = None
+    if get_backend() == "numba":
+        import numba
+        numba_before = numba.get_num_threads()
+    try:
+        with threadpool_limits(limits=count, user_api="blas"):
+            if numba:
+                numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+            yield
+    finally:
+        if numba:
+            numba.set_num_threads(numba_before)

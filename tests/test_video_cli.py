@@ -113,10 +113,10 @@ def test_a_model_that_does_not_fit(face_video, tmp_path, capfd):
 def test_a_failure_midway_leaves_no_output(face_video, tmp_path, tiny_model_path, capfd, monkeypatch):
     process = FaceStream.process
 
-    def fail_at_frame_5(self, frame, time_s):
+    def fail_at_frame_5(self, frame, time_s, detections=None):
         if self.frame_index == 5:
             raise OSError("disk full")
-        return process(self, frame, time_s)
+        return process(self, frame, time_s, detections)
 
     monkeypatch.setattr(FaceStream, "process", fail_at_frame_5)
     out = tmp_path / "out"
