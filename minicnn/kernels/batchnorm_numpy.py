@@ -22,23 +22,43 @@ def _per_channel(values):
     return np.asarray(values).reshape(1, -1, 1)
 
 
+# Samples per step where a float64 temporary is needed: a few MB that stay in cache, where
+# one temporary of a whole batch (tens of MB) costs more in fresh memory pages than the
+# arithmetic (about 2x slower, measured on the first BatchNorm of vgg_bn, batch 64).
+CHUNK = 8
+
+
+def _centred_chunks(x, mean):
+    """(start, x[start:start + CHUNK] - mean in float64) over the samples of x."""
+    for start in range(0, x.shape[0], CHUNK):
+        yield start, x[start:start + CHUNK] - _per_channel(mean)
+
+
 def channel_stats(x):
-    mean = x.mean(axis=(0, 2), dtype=np.float64)
-    var = np.square(x - _per_channel(mean)).mean(axis=(0, 2))
-    return mean, var
+    count = x.shape[0] * x.shape[2]
+    # einsum sums each channel in one pass, converting to float64 as it reads.
+    mean = np.einsum("ncl->c", x, dtype=np.float64) / count
+    squares = sum(np.einsum("ncl,ncl->c", centred, centred) for _, centred in _centred_chunks(x, mean))
+    return mean, squares / count
 
 
 def scale_shift(x, scale, shift):
-    return (x * _per_channel(scale).astype(x.dtype) + _per_channel(shift).astype(x.dtype)).astype(x.dtype, copy=False)
+    out = x * _per_channel(scale).astype(x.dtype)
+    out += _per_channel(shift).astype(x.dtype)
+    return out
 
 
 def channel_grad_sums(dout, x, mean):
-    dout64 = dout.astype(np.float64, copy=False)
-    return dout64.sum(axis=(0, 2)), (dout64 * (x - _per_channel(mean))).sum(axis=(0, 2))
+    sum_dout_centred = sum(np.einsum("ncl,ncl->c", dout[start:start + len(centred)], centred, dtype=np.float64)
+                           for start, centred in _centred_chunks(x, mean))
+    return np.einsum("ncl->c", dout, dtype=np.float64), sum_dout_centred
 
 
 def input_gradient(dout, x, mean, k, j, i):
     dtype = np.result_type(dout, x)
-    centred = x - _per_channel(mean).astype(dtype)
-    dx = dout * _per_channel(k).astype(dtype) + centred * _per_channel(j).astype(dtype) + _per_channel(i).astype(dtype)
-    return dx.astype(dtype, copy=False)
+    # k * dout + j * (x - mean) + i, built up in one array (one temporary fewer per term).
+    dx = x - _per_channel(mean).astype(dtype)
+    dx *= _per_channel(j).astype(dtype)
+    dx += _per_channel(i).astype(dtype)
+    dx += dout * _per_channel(k).astype(dtype)
+    return dx

@@ -7,20 +7,25 @@ one on a tie, row-major): backward sends the gradient there and nowhere else.
 Inference needs only the maxima: `maxpool` gives them without the positions.
 """
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from minicnn.kernels.shapes import conv_output_size
 
 
 def maxpool_forward(x, ph, pw, stride):
-    """x: (N, C, H, W) -> out: (N, C, OH, OW), argmax: (N, C, OH, OW) int32 in [0, ph*pw)."""
-    n, c, h, w = x.shape
-    oh, ow = conv_output_size(h, ph, stride, 0), conv_output_size(w, pw, stride, 0)
-    windows = sliding_window_view(x, (ph, pw), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :oh, :ow]
-    flat = windows.reshape(n, c, oh, ow, ph * pw)
-    argmax = flat.argmax(axis=-1)
-    out = np.take_along_axis(flat, argmax[..., None], axis=-1)[..., 0]
-    return out, argmax.astype(np.int32)
+    """x: (N, C, H, W) -> out: (N, C, OH, OW), argmax: (N, C, OH, OW) int32 in [0, ph*pw).
+
+    The maxima as in `maxpool`; then, for each position of the window from the last to the
+    first, the outputs whose maximum sits there (or, for a window holding NaN, a NaN) take
+    that position: the first one wins a tie, as in np.argmax.
+    """
+    out = maxpool(x, ph, pw, stride)
+    oh, ow = out.shape[2:]
+    argmax = np.zeros(out.shape, dtype=np.int32)
+    for position in reversed(range(ph * pw)):
+        i, j = divmod(position, pw)
+        view = x[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
+        np.copyto(argmax, position, where=(view == out) | (view != view))   # view != view: NaN
+    return out, argmax
 
 
 def maxpool(x, ph, pw, stride):
