@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.busy_core import busy_table, collect_busy  # noqa: E402
+from benchmarks.timing import median_seconds  # noqa: E402
 from data_tools.preprocess import INPUT_SHAPE  # noqa: E402
 from minicnn.io import write_json  # noqa: E402
 
@@ -38,17 +39,6 @@ REPO = Path(__file__).resolve().parents[1]
 BATCH = 64
 # Frameworks measured for inference only; the others for training too.
 INFERENCE_ONLY = {"onnxruntime"}
-
-
-def median_seconds(fn, repeats, min_seconds=0.0):
-    """Median wall time of fn() over `repeats` calls (after one warm-up call)."""
-    fn()
-    times = []
-    while len(times) < repeats or sum(times) < min_seconds:
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def peak_rss_mb():

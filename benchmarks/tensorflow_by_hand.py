@@ -19,21 +19,13 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.timing import median_seconds  # noqa: E402
 
 BATCH = 64
 REPORT_PARAMETERS = 1_375_175
-
-
-def median_seconds(fn, repeats, min_seconds=0.0):
-    fn()
-    times = []
-    while len(times) < repeats or sum(times) < min_seconds:
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def worker_tensorflow(threads):
@@ -89,7 +81,6 @@ def main():
     if subprocess.run([args.tf_python, "-c", "import tensorflow"], capture_output=True).returncode != 0:
         print(f"failed: {args.tf_python} cannot import tensorflow", file=sys.stderr)
         return 1
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from benchmarks.bench import run_worker
     runs = {"minicnn train": [], "minicnn infer": [], "tensorflow": []}
     for round_number in range(args.rounds):
