@@ -103,6 +103,8 @@ def parse_args(argv):
             setattr(args, option, value)
         args.data = args.data or saved.get("data")
         args.saved_state = saved
+    if args.erase and not args.augment:
+        parser.error("--erase is part of the augmentation: it needs --augment")
     if args.lr is None:
         args.lr = 0.02 if args.optimizer == "sgd" else 0.001
     return args

@@ -50,7 +50,6 @@ class Trainer:
     out: Path
     erase: float = 0.0              # random-erasing probability, with augment on
 
-
     def __post_init__(self):
         # The random streams besides the model's own (dropout): checkpoints save them all.
         self.generators = {"shuffle": np.random.default_rng([self.seed, 1]),

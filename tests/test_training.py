@@ -165,11 +165,17 @@ def test_training_needs_data_and_a_checkpoint_to_resume(tmp_path):
 
 @pytest.mark.parametrize("option, value", [("--batch-size", 0), ("--dropout", 1), ("--epochs", -1), ("--lr", "nan"),
                                            ("--lr", 0), ("--momentum", 1.5), ("--weight-decay", "inf"),
-                                           ("--label-smoothing", -0.1), ("--time-limit", "-5")])
+                                           ("--label-smoothing", -0.1), ("--time-limit", "-5"), ("--erase", 1)])
 def test_bad_training_options_are_usage_errors(option, value):
     result = run_module("fer_app.train", "--data", "x.npz", option, value)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"argument {option}" in result.stderr
+
+
+def test_erasing_without_augmentation_is_a_usage_error():
+    result = run_module("fer_app.train", "--data", "x.npz", "--no-augment", "--erase", 0.5)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--erase is part of the augmentation" in result.stderr
 
 
 def test_classification_report_against_a_hand_computed_matrix():
