@@ -378,8 +378,7 @@ def main():
         print(f"failed: {rows['error']}" if "error" in rows else layers_table(rows))
         return
     if args.busy:
-        figures = collect_busy(lambda worker, threads: run_worker(worker, threads), args.arch, args.threads,
-                               args.rounds)
+        figures = collect_busy(run_worker, args.arch, args.threads, args.rounds)
         print(busy_table(figures))
         if args.json:
             write_json(args.json, {"date": date.today().isoformat(), "threads": args.threads, "rounds": args.rounds,

@@ -15,9 +15,9 @@ def test_the_busy_loop_spins_while_inside_and_is_stopped_after():
     before = process_cpu_seconds_of_children()
     with busy_core.one_core_busy():
         time.sleep(1.0)
-    spun = process_cpu_seconds_of_children() - before
-    assert spun > 0.3          # it did keep a core busy (a waited-for child's CPU time counts here)
-    assert spun < 5.0          # and was stopped when the block ended
+    # Its CPU time counts here only once it has been stopped and waited for, which the
+    # block's end does: without the kill, that wait would last BUSY_LOOP_LIMIT_S.
+    assert process_cpu_seconds_of_children() - before > 0.3
 
 
 @pytest.fixture
