@@ -1,8 +1,9 @@
 """Make a training run's best model a shipped model of the app, with the record of how it was made.
 
     python -m fer_app.ship --run runs/vgg_bn --data ../shared/fer2013 --name vgg_bn
+    python -m fer_app.ship --run runs/swa --averaged --data ../shared/fer2013   # fer_app.average's model
 
-Copies RUN/best.npz to fer_app/weights/<stem>.npz (the stem of shipped model NAME, see
+Copies RUN/best.npz (with --averaged RUN/averaged.npz) to fer_app/weights/<stem>.npz (the stem of shipped model NAME, see
 fer_app.model_store.SHIPPED_MODELS) and writes <stem>.json beside it: the model's SHA-256 (checked whenever the app loads it), the training command,
 commit, options, per-epoch history and time, and the model's accuracy, per-class figures
 and confusion matrix on the validation split, measured here, now, on those bytes: as the
@@ -67,8 +68,7 @@ def record_markdown(record):
                            or "not recorded by this run (see the note)"),
              f"- seed: {training['options']['seed']}",
              f"- epochs: {training['epochs_completed']} trained of {training['epochs_planned']} planned; "
-             f"shipped: epoch {training['best_epoch']} (best validation accuracy); "
-             f"training time {training['train_hours']} h",
+             f"shipped: {shipped_epochs(training)}; training time {training['train_hours']} h",
              f"- validation ({evaluation['split']}, {evaluation['images']} images never trained on), "
              f"{'each face averaged with its mirror image, as the app does' if evaluation['mirror'] else 'single views'}: "
              f"**accuracy {evaluation['accuracy']:.1%}**, macro F1 {evaluation['macro_f1']:.3f}, "
@@ -86,6 +86,32 @@ def record_markdown(record):
     lines += ["", "Most frequent confusions (share of the true class):", ""]
     lines += [f"- {true} taken for {predicted}: {share:.0%}" for true, predicted, share in top_confusions(evaluation)]
     return "\n".join(lines)
+
+
+def shipped_epochs(training):
+    """Which of the run's epochs the shipped model is, in words."""
+    averaged = training.get("averaged")
+    if averaged:
+        epochs = [entry["epoch"] for entry in averaged["epochs"]]
+        statistics = averaged["batchnorm_statistics"]
+        return (f"the average of the weights of epochs {min(epochs)}-{max(epochs)} ({len(epochs)} models, "
+                f"fer_app.average), BatchNorm statistics measured anew on {statistics['images']} "
+                f"{statistics['split']} images")
+    return f"epoch {training['best_epoch']} (best validation accuracy)"
+
+
+def read_averaged_record(path, model_sha256):
+    """fer_app.average's record of the model whose bytes hash to model_sha256."""
+    try:
+        record = json.loads(Path(path).read_text())
+        described = record["sha256"]
+        [entry["epoch"] for entry in record["epochs"]]
+        record["batchnorm_statistics"]["images"], record["batchnorm_statistics"]["split"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise AppError(f"{path}: not a record of fer_app.average ({type(error).__name__}: {error})") from None
+    if described != model_sha256:
+        raise AppError(f"{path} describes another model than the averaged.npz beside it: run fer_app.average again")
+    return record
 
 
 def read_history(path):
@@ -183,17 +209,20 @@ def main(argv=None):
     parser.add_argument("--split", default="validation")
     parser.add_argument("--name", choices=sorted(SHIPPED_MODELS), default=DEFAULT_MODEL,
                         help=f"which shipped model to replace (default {DEFAULT_MODEL})")
+    parser.add_argument("--averaged", action="store_true",
+                        help="ship RUN/averaged.npz, the average of the run's epochs (fer_app.average), not best.npz")
     parser.add_argument("--note", default="", help="anything a reader of the record should know")
     args = parser.parse_args(argv)
 
     run_dir = Path(args.run)
-    best, history_path = run_dir / "best.npz", run_dir / "history.json"
+    best, history_path = run_dir / ("averaged.npz" if args.averaged else "best.npz"), run_dir / "history.json"
     if not best.is_file() or not history_path.is_file():
-        raise AppError(f"{run_dir}: no best.npz and history.json: not a finished epoch of fer_app.train")
+        raise AppError(f"{run_dir}: no {best.name} and history.json: "
+                       + ("run fer_app.average first" if args.averaged else "not a finished epoch of fer_app.train"))
     history = read_history(history_path)
     model_path, record_path = shipped_paths(args.name)
 
-    # One read of best.npz: the bytes shipped are the bytes evaluated, even while the run
+    # One read of the model: the bytes shipped are the bytes evaluated, even while the run
     # goes on and may replace best.npz.
     model_bytes = best.read_bytes()
     with tempfile.TemporaryDirectory() as scratch:
@@ -207,19 +236,22 @@ def main(argv=None):
     report = classification_report(matrix) | {"loss": loss, "split": args.split, "images": len(labels),
                                               "mirror": MIRROR_AVERAGE}
     single_loss, single_accuracy, _ = evaluate_split(model, images, labels, mirror=False)
+    training = training_record(history, model.meta.get("epoch", history.get("best_epoch")))
+    if args.averaged:
+        training["averaged"] = read_averaged_record(run_dir / "averaged.json", sha256)
+        training["best_epoch"] = max(entry["epoch"] for entry in training["averaged"]["epochs"])
     record = {
         "sha256": sha256,
         "arch": history["options"]["arch"],
         "params": params,
-        "training": training_record(history, model.meta.get("epoch", history.get("best_epoch"))),
+        "training": training,
         "evaluation": report,
         "single_view": {"accuracy": single_accuracy, "loss": single_loss},
         "note": args.note,
     }
     replace_pair(model_bytes, record, model_path, record_path)
     print(format_report(report))
-    print(f"shipped {model_path} (epoch {record['training']['best_epoch']} of {record['training']['epochs_completed']} "
-          f"trained) "
+    print(f"shipped {model_path} ({shipped_epochs(training)}; {training['epochs_completed']} epochs trained) "
           f"and {record_path}")
     return 0
 

@@ -6,7 +6,8 @@
     python -m fer_app.train --arch vgg_bn --init-from runs/vgg_bn/best.npz --out runs/vgg_bn2   # a warm restart
 
 Each epoch writes to --out, atomically: last.npz (checkpoint), best.npz (the model with
-the best validation accuracy so far), history.json and curves.png. Ctrl-C (or SIGTERM,
+the best validation accuracy so far), history.json and curves.png; with --keep-epochs
+also that epoch's model, epochs/epoch_NNN.npz. Ctrl-C (or SIGTERM,
 or --max-steps / --time-limit) stops after the current batch with a checkpoint;
 --resume then continues exactly: same weights as a run that was never interrupted.
 
@@ -37,7 +38,7 @@ from minicnn.schedules import SCHEDULES, learning_rate
 # Options that define the run: saved in the checkpoint and taken from it on --resume.
 RUN_OPTIONS = ("arch", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                "schedule", "warmup_epochs", "step_epochs", "seed", "augment", "dropout", "train_split", "val_split",
-               "limit", "label_smoothing", "init_from", "erase")
+               "limit", "label_smoothing", "init_from", "erase", "keep_epochs")
 
 
 def make_parser():
@@ -72,6 +73,8 @@ def make_parser():
     parser.add_argument("--init-from", metavar="MODEL",
                         help="start from this model file's weights and BatchNorm statistics (e.g. a finished "
                              "run's best.npz) with a fresh optimizer and schedule: a warm restart")
+    parser.add_argument("--keep-epochs", action=argparse.BooleanOptionalAction, default=False,
+                        help="also keep every epoch's model, as OUT/epochs/epoch_NNN.npz (for fer_app.average)")
     parser.add_argument("--limit", type=positive_int, default=None, help="train on a random subset of this many images")
     parser.add_argument("--out", default="runs/train", help="output folder")
     parser.add_argument("--resume", action="store_true",
@@ -142,18 +145,24 @@ def make_trainer(args):
     if not args.data:
         raise AppError("--data is required: a FER2013 folder, fer2013.csv or cache .npz")
     model = make_model(args)
-    train_images, train_labels = load_split(args.data, args.train_split)
+    train_images, train_labels = load_training_images(args.data, args.train_split, args.limit, args.seed)
     val_images, val_labels = load_split(args.data, args.val_split)
-    if args.limit:
-        subset = np.random.default_rng([args.seed, 0]).permutation(len(train_images))[:args.limit]
-        train_images, train_labels = train_images[subset], train_labels[subset]
     if args.init_from and not args.resume:
         model.load_weights(args.init_from)
     return Trainer(model=model, optimizer=make_optimizer(args, model),
                    loss_fn=SoftmaxCrossEntropy(args.label_smoothing), schedule=make_schedule(args),
                    train_images=train_images, train_labels=train_labels, val_images=val_images, val_labels=val_labels,
                    batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, augment=args.augment,
-                   erase=args.erase, out=Path(args.out))
+                   erase=args.erase, keep_epochs=args.keep_epochs, out=Path(args.out))
+
+
+def load_training_images(data, split, limit, seed):
+    """The images and labels a run trains on: the split, or with --limit a random subset of it fixed by the seed."""
+    images, labels = load_split(data, split)
+    if limit:
+        subset = np.random.default_rng([seed, 0]).permutation(len(images))[:limit]
+        images, labels = images[subset], labels[subset]
+    return images, labels
 
 
 def make_optimizer(args, model):

@@ -9,7 +9,8 @@
 A Trainer holds what a run trains with, a TrainState (fer_app.train_state) how far it has
 got. Every file it writes to its folder is written atomically: last.npz (the checkpoint),
 best.npz (the model with the best validation accuracy so far), best_report.json (that
-model's classification report), history.json and curves.png.
+model's classification report), history.json and curves.png, and with keep_epochs
+every epoch's model, epochs/epoch_NNN.npz (what fer_app.average averages).
 """
 import math
 import time
@@ -49,6 +50,7 @@ class Trainer:
     augment: bool
     out: Path
     erase: float = 0.0              # random-erasing probability, with augment on
+    keep_epochs: bool = False       # keep every epoch's model, not only the best
 
     def __post_init__(self):
         # The random streams besides the model's own (dropout): checkpoints save them all.
@@ -129,6 +131,8 @@ class Trainer:
                   "val_loss": val_loss, "val_acc": val_acc, "train_seconds": running.seconds,
                   "train_images_per_s": running.images_per_s}
         improved = state.finish_epoch(record)
+        if self.keep_epochs:
+            self.save_epoch_model(state.epoch)
         if improved:
             self.model.meta["epoch"] = state.epoch
             self.model.save(self.out / "best.npz")
@@ -139,6 +143,17 @@ class Trainer:
         print(f"epoch {state.epoch}: train loss {record['train_loss']:.4f} acc {record['train_acc']:.4f} | "
               f"val loss {val_loss:.4f} acc {val_acc:.4f}{'  (best)' if improved else ''} | "
               f"{record['train_images_per_s']:.0f} img/s", flush=True)
+
+    def epoch_model_path(self, epoch):
+        return self.out / "epochs" / f"epoch_{epoch:03d}.npz"
+
+    def save_epoch_model(self, epoch):
+        """This epoch's model as a model file; the model's meta keeps naming the epoch best.npz holds."""
+        best_epoch = self.model.meta.get("epoch")
+        self.model.meta["epoch"] = epoch
+        self.epoch_model_path(epoch).parent.mkdir(exist_ok=True)
+        self.model.save(self.epoch_model_path(epoch))
+        self.model.meta["epoch"] = best_epoch
 
     def save_checkpoint(self, state):
         save_checkpoint(self.checkpoint_path, self.model, self.optimizer, state.to_dict(), self.generators,
