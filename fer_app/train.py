@@ -2,6 +2,7 @@
 
     python -m fer_app.train --data ../shared/fer2013 --out runs/report   # the shipped model's recipe
     python -m fer_app.train --out runs/report --resume        # continue an interrupted run (same data)
+    python -m fer_app.train --out runs/swa --resume --epochs 40   # lengthen a run (constant or step schedule)
     python -m fer_app.train --arch report --summary           # print the architecture
     python -m fer_app.train --arch vgg_bn --init-from runs/vgg_bn/best.npz --out runs/vgg_bn2   # a warm restart
 
@@ -39,6 +40,8 @@ from minicnn.schedules import SCHEDULES, learning_rate
 RUN_OPTIONS = ("arch", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
                "schedule", "warmup_epochs", "step_epochs", "seed", "augment", "dropout", "train_split", "val_split",
                "limit", "label_smoothing", "init_from", "erase", "keep_epochs")
+# Schedules whose rate at a step does not depend on the run's length: --resume may lengthen such a run.
+EXTENDABLE_SCHEDULES = ("constant", "step")
 
 
 def make_parser():
@@ -101,8 +104,12 @@ def parse_args(argv):
             check_saved_option(parser, option, value, checkpoint_path)
             given = getattr(args, option)
             if given != parser.get_default(option) and given != value:
+                if option == "epochs" and extends(saved["options"], given):
+                    continue
                 raise AppError(f"--resume continues the saved run, whose --{option.replace('_', '-')} is {value}, "
-                               f"not {given}: start a new run (another --out) to change it")
+                               f"not {given}: start a new run (another --out) to change it"
+                               + (" (a longer run is possible with --schedule constant or step only)"
+                                  if option == "epochs" else ""))
             setattr(args, option, value)
         args.data = args.data or saved.get("data")
         args.saved_state = saved
@@ -111,6 +118,13 @@ def parse_args(argv):
     if args.lr is None:
         args.lr = 0.02 if args.optimizer == "sgd" else 0.001
     return args
+
+
+def extends(saved_options, epochs):
+    """Whether --resume --epochs EPOCHS lengthens the saved run to exactly what a run planned
+    that long from the start would have been: a later end, under a schedule whose rates do
+    not depend on where the run ends (a cosine is laid over the whole run)."""
+    return epochs > saved_options["epochs"] and saved_options.get("schedule") in EXTENDABLE_SCHEDULES
 
 
 def check_saved_option(parser, option, value, checkpoint_path):

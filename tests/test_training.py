@@ -109,6 +109,33 @@ def test_resume_refuses_other_options_and_other_data(synthetic_cache, tmp_path):
     assert wrong_data.returncode == 2 and "trained on 96 images" in wrong_data.stderr
 
 
+def test_resume_lengthens_a_constant_rate_run_exactly(synthetic_cache, tmp_path):
+    constant = ("--schedule", "constant", "--lr", 0.01, "--warmup-epochs", 0.5)
+    straight = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "straight", *constant),
+                          "--epochs", 3)
+    assert straight.returncode == 0, straight.stderr
+    short = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "short", *constant))
+    assert short.returncode == 0, short.stderr
+    longer = run_module("fer_app.train", "--out", tmp_path / "short", "--resume", "--epochs", 3)
+    assert longer.returncode == 0, longer.stderr
+
+    a, b = read_npz(tmp_path / "straight" / "last.npz"), read_npz(tmp_path / "short" / "last.npz")
+    for name in (k for k in a if k[0].isdigit()):
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    history = json.loads((tmp_path / "short" / "history.json").read_text())
+    assert history["options"]["epochs"] == 3 and len(history["history"]) == 3
+    shorter = run_module("fer_app.train", "--out", tmp_path / "short", "--resume", "--epochs", 2)
+    assert shorter.returncode == 2 and "--epochs is 3, not 2" in shorter.stderr
+
+
+def test_resume_does_not_lengthen_a_cosine_run(synthetic_cache, tmp_path):
+    first = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "run"))
+    assert first.returncode == 0, first.stderr
+    longer = run_module("fer_app.train", "--out", tmp_path / "run", "--resume", "--epochs", 3)
+    assert longer.returncode == 2 and "with --schedule constant or step only" in longer.stderr
+    assert len(longer.stderr.strip().splitlines()) == 1
+
+
 def test_step_schedule_trains(synthetic_cache, tmp_path):
     result = run_module("fer_app.train", *train_args(synthetic_cache, tmp_path / "step", "--schedule", "step",
                                                      "--lr", 0.01, "--warmup-epochs", 0, "--step-epochs", 1))
