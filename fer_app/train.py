@@ -95,6 +95,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     args.saved_state = None
     if args.resume:
+        typed = options_typed(argv)
         checkpoint_path = Path(args.out) / "last.npz"
         if not checkpoint_path.exists():
             raise AppError(f"--resume: no checkpoint at {checkpoint_path}")
@@ -103,7 +104,7 @@ def parse_args(argv):
             value = saved["options"].get(option, parser.get_default(option))
             check_saved_option(parser, option, value, checkpoint_path)
             given = getattr(args, option)
-            if given != parser.get_default(option) and given != value:
+            if option in typed and given != value:
                 if option == "epochs" and extends(saved["options"], given):
                     continue
                 raise AppError(f"--resume continues the saved run, whose --{option.replace('_', '-')} is {value}, "
@@ -118,6 +119,14 @@ def parse_args(argv):
     if args.lr is None:
         args.lr = 0.02 if args.optimizer == "sgd" else 0.001
     return args
+
+
+def options_typed(argv):
+    """The options the command line gives, also those given their default value."""
+    parser = make_parser()
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
 
 
 def extends(saved_options, epochs):

@@ -101,6 +101,8 @@ def test_resume_refuses_other_options_and_other_data(synthetic_cache, tmp_path):
     changed = run_module("fer_app.train", "--out", tmp_path / "run", "--resume", "--epochs", 5)
     assert changed.returncode == 2
     assert "--epochs is 2, not 5" in changed.stderr and len(changed.stderr.strip().splitlines()) == 1
+    default_value = run_module("fer_app.train", "--out", tmp_path / "run", "--resume", "--batch-size", 64)
+    assert default_value.returncode == 2 and "--batch-size is 16, not 64" in default_value.stderr   # 64: the default
     rng = np.random.default_rng(1)
     other = tmp_path / "other.npz"
     save_cache(other, {"train": (rng.integers(0, 255, (50, 48, 48)).astype(np.uint8), rng.integers(0, 7, 50)),
