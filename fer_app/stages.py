@@ -21,21 +21,27 @@ import threading
 from contextlib import contextmanager
 
 from data_tools.opencv import cv2
-from minicnn.threads import limited_threads
+from minicnn.threads import SharedLimit, limited_threads
 
 _DONE = object()
 
 
-@contextmanager
-def one_thread_per_stage():
-    """Within: OpenCV, BLAS and (for this thread) numba each use one thread; restored after."""
+def _one_opencv_thread():
     before = cv2.getNumThreads()
     cv2.setNumThreads(1)
-    try:
-        with limited_threads(1):
-            yield
-    finally:
-        cv2.setNumThreads(before)
+    return lambda: cv2.setNumThreads(before)
+
+
+# OpenCV's thread count is process-wide: videos analysed side by side in one process share it.
+_ONE_OPENCV_THREAD = SharedLimit(_one_opencv_thread)
+
+
+@contextmanager
+def one_thread_per_stage():
+    """Within: OpenCV, BLAS and (for this thread) numba each use one thread; restored after
+    the last of the threads inside at once leaves."""
+    with _ONE_OPENCV_THREAD.held(), limited_threads(1):
+        yield
 
 
 def detected_ahead(items, stream, frame_of=lambda item: item, depth=4):

@@ -15,6 +15,7 @@ imports NumPy; a program that imported NumPy before minicnn must set
 OPENBLAS_THREAD_TIMEOUT itself.
 """
 import os
+import threading
 from contextlib import contextmanager
 
 # libgomp (numba's "omp" threading layer): idle threads sleep instead of spinning.
@@ -23,22 +24,66 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 
+class SharedLimit:
+    """A process-wide setting that threads hold together: the first holder to enter applies
+    it, the last to leave restores what was there before.
+
+    Each holder saving and restoring on its own goes wrong as soon as two overlap (two
+    videos analysed side by side in one process): the first to leave lifts the limit
+    from under the other, and the last puts back the limit instead of the original.
+
+    apply() applies the setting and returns a function that restores what it replaced.
+    """
+
+    def __init__(self, apply):
+        self._apply = apply
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._restore = None
+
+    @contextmanager
+    def held(self):
+        with self._lock:
+            if self._holders == 0:
+                self._restore = self._apply()
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    self._restore()
+
+
+def _blas_limit(count):
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=count, user_api="blas").restore_original_limits
+
+
+# count -> the process-wide BLAS limit to that many threads, shared by whoever holds it
+_BLAS_LIMITS = {}
+_BLAS_LIMITS_LOCK = threading.Lock()
+
+
 @contextmanager
 def limited_threads(count):
     """Within: matrix products (BLAS) use at most `count` threads, and so do the numba kernels
     called from this thread (numba's limit is per calling thread); restored after.
 
     For work made of many small calls (batch-1 inference in a video), where splitting each
-    call over threads gains little and a core taken by another process stalls every call."""
-    from threadpoolctl import threadpool_limits
-
+    call over threads gains little and a core taken by another process stalls every call.
+    BLAS's limit is process-wide: threads inside at once share it (SharedLimit), and should
+    ask for the same count."""
     from minicnn.backend import get_backend
+    with _BLAS_LIMITS_LOCK:
+        blas = _BLAS_LIMITS.setdefault(count, SharedLimit(lambda: _blas_limit(count)))
     numba = None
     if get_backend() == "numba":
         import numba
         numba_before = numba.get_num_threads()
     try:
-        with threadpool_limits(limits=count, user_api="blas"):
+        with blas.held():
             if numba:
                 numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
             yield

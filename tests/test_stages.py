@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_info
 from data_tools.opencv import cv2
 from fer_app.stages import detected_ahead, one_thread_per_stage
 from minicnn.backend import get_backend
-from minicnn.threads import limited_threads
+from minicnn.threads import SharedLimit, limited_threads
 
 
 class CountingDetector:
@@ -79,6 +79,45 @@ def test_one_thread_per_stage_limits_every_pool_and_restores_it():
         assert cv2.getNumThreads() == 1
         assert blas_threads() == {1}
     assert cv2.getNumThreads() == opencv_before and blas_threads() == blas_before
+
+
+def test_overlapping_stages_keep_the_limits_until_the_last_one_leaves():
+    """Two videos side by side in one process (fer_app.batch with several threads a worker):
+    the first to finish leaves while the other is inside. (Entered here from one thread:
+    OpenBLAS may ignore a thread count set from another thread once the main one set it.)"""
+    if blas_threads() != {2}:
+        pytest.skip("needs BLAS running 2 threads to see a limit to 1")
+    opencv_before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    first, second = one_thread_per_stage(), one_thread_per_stage()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    still = cv2.getNumThreads(), blas_threads()
+    second.__exit__(None, None, None)
+    after = cv2.getNumThreads(), blas_threads()
+    cv2.setNumThreads(opencv_before)
+    assert still == (1, {1})                # the second stage still inside: still limited
+    assert after == (2, {2})                # both gone: as before
+
+
+def test_a_shared_limit_is_applied_by_the_first_holder_and_restored_by_the_last():
+    log = []
+
+    def apply():
+        log.append("apply")
+        return lambda: log.append("restore")
+
+    limit = SharedLimit(apply)
+    with limit.held():
+        with limit.held():
+            assert log == ["apply"]
+        assert log == ["apply"]
+    assert log == ["apply", "restore"]
+    with pytest.raises(KeyError):
+        with limit.held():
+            raise KeyError
+    assert log == ["apply", "restore", "apply", "restore"]
 
 
 @pytest.mark.skipif(get_backend() != "numba", reason="numba's thread limit applies to the numba backend only")
