@@ -753,8 +753,9 @@ def draw_results_confusion(model_name, name):
 def draw_results_curves(model_name, name):
     """A shipped model's training curves, from its record."""
     from fer_app.plots import training_curves
-    from fer_app.ship import shipped_record, whole_history
-    training_curves(whole_history(shipped_record(model_name)["training"]), IMAGES / name)
+    from fer_app.ship import averaged_span, shipped_record, whole_history
+    record = shipped_record(model_name)
+    training_curves(whole_history(record["training"]), IMAGES / name, averaged=averaged_span(record))
 
 
 def shipped_model_pictures():

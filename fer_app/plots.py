@@ -20,8 +20,12 @@ def save_figure(figure, path):
         figure.savefig(f, format="png", dpi=110, bbox_inches="tight")
 
 
-def training_curves(history, path):
-    """history: list of per-epoch dicts with train_loss, val_loss, train_acc, val_acc, lr."""
+def training_curves(history, path, averaged=None):
+    """history: list of per-epoch dicts with train_loss, val_loss, train_acc, val_acc, lr.
+
+    averaged: (first epoch, last epoch, validation accuracy) of a model averaged from those
+    epochs' weights (fer_app.average), drawn as a line across them; None for none.
+    """
     epochs = [h["epoch"] for h in history]
     figure = Figure(figsize=(14, 4))
     loss_axis, acc_axis, lr_axis = figure.subplots(1, 3)
@@ -30,6 +34,10 @@ def training_curves(history, path):
     loss_axis.set(title="loss", xlabel="epoch")
     acc_axis.plot(epochs, [h["train_acc"] for h in history], "o-", label="train")
     acc_axis.plot(epochs, [h["val_acc"] for h in history], "o-", label="validation")
+    if averaged:
+        first, last, accuracy = averaged
+        acc_axis.hlines(accuracy, first, last, colors="C3", linewidth=2.5,
+                        label=f"epochs {first}-{last} averaged: {accuracy:.1%}")
     acc_axis.set(title="accuracy", xlabel="epoch")
     lr_axis.plot(epochs, [h["lr"] for h in history], "o-")
     lr_axis.set(title="learning rate (end of epoch)", xlabel="epoch")

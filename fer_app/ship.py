@@ -181,6 +181,18 @@ def whole_history(training):
     return [epoch | {"epoch": number} for number, epoch in enumerate(epochs, start=1)]
 
 
+def averaged_span(record):
+    """For a shipped average of a run's epochs (fer_app.average): (first, last, accuracy), its
+    epochs numbered as in whole_history and its single-view validation accuracy, the measure
+    the curves plot; None for a model that is one epoch."""
+    training = record["training"]
+    if not training.get("averaged"):
+        return None
+    epochs = [entry["epoch"] for entry in training["averaged"]["epochs"]]
+    earlier = len(whole_history(training)) - len(training["history"])
+    return earlier + min(epochs), earlier + max(epochs), record["single_view"]["accuracy"]
+
+
 def replace_pair(model_bytes, record, model_path, record_path):
     """Write both files under temporary names, then rename them into place, the record right after the model.
 

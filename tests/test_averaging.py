@@ -185,3 +185,13 @@ def test_shipping_the_average_records_how_it_was_made(kept_run, run_copy, shippe
     assert shipped["training"]["averaged"]["epochs"] == record["epochs"]
     assert shipped["training"]["best_epoch"] == 3
     assert "the average of the weights of epochs 1-3 (3 models" in ship.record_markdown(shipped)
+
+
+def test_the_curves_mark_the_averaged_epochs(tmp_path):
+    from fer_app.plots import training_curves
+    history = [{"epoch": e, "train_loss": 1.0, "val_loss": 1.1, "train_acc": 0.5, "val_acc": 0.4 + e / 100,
+                "lr": 0.01} for e in range(1, 6)]
+    training_curves(history, tmp_path / "plain.png")
+    training_curves(history, tmp_path / "marked.png", averaged=(2, 5, 0.5))
+    assert (tmp_path / "marked.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "marked.png").read_bytes() != (tmp_path / "plain.png").read_bytes()

@@ -144,3 +144,11 @@ def test_the_whole_history_joins_the_stages_where_the_restart_began():
     assert [epoch["epoch"] for epoch in joined] == [1, 2, 3, 4]
     assert [epoch["val_acc"] for epoch in joined] == [0.1, 0.2, 0.51, 0.52]
     assert ship.whole_history(first) == first["history"]
+
+
+def test_an_averaged_models_span_is_numbered_like_the_whole_history():
+    first = {"history": [{"epoch": e} for e in (1, 2, 3)], "best_epoch": 2}
+    averaging = {"history": [{"epoch": e} for e in (1, 2, 3, 4)], "started_from": first,
+                 "averaged": {"epochs": [{"epoch": 2}, {"epoch": 3}, {"epoch": 4}]}}
+    assert ship.averaged_span({"training": averaging, "single_view": {"accuracy": 0.7}}) == (4, 6, 0.7)
+    assert ship.averaged_span({"training": first, "single_view": {"accuracy": 0.6}}) is None
