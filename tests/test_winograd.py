@@ -113,11 +113,25 @@ def test_float32_rounding_stays_small_on_the_report_layers(c, h, f, r, backend):
 
 def test_auto_uses_winograd_where_it_pays():
     convs = [layer for layer in report_cnn().layers if isinstance(layer, Conv2D)]
-    assert [layer.uses_winograd(training=True) for layer in convs] == [False, True, True, True]
-    assert [layer.uses_winograd(training=False) for layer in convs] == [False, True, False, False]
-    assert not Conv2D(64, 64, 3, stride=2).uses_winograd(training=True)
-    assert not Conv2D(64, 64, 3, algorithm="im2col").uses_winograd(training=True)
-    assert Conv2D(64, 64, 3, algorithm="winograd").uses_winograd(training=False)
+    assert [layer.uses_winograd(training=True, batch_size=1) for layer in convs] == [False, True, True, True]
+    assert [layer.uses_winograd(training=False, batch_size=1) for layer in convs] == [False, True, False, False]
+    assert [layer.uses_winograd(training=False, batch_size=3) for layer in convs] == [False, True, False, False]
+    assert [layer.uses_winograd(training=False, batch_size=4) for layer in convs] == [False, True, True, True]
+    assert not Conv2D(64, 64, 3, stride=2).uses_winograd(training=True, batch_size=64)
+    assert not Conv2D(64, 64, 7).uses_winograd(training=True, batch_size=64)
+    assert not Conv2D(64, 64, 3, algorithm="im2col").uses_winograd(training=True, batch_size=64)
+    assert Conv2D(64, 64, 3, algorithm="winograd").uses_winograd(training=False, batch_size=1)
+
+
+def test_a_batch_takes_the_path_chosen_for_its_size():
+    """Inference of one face and of a batch: both paths, the same outputs (to float rounding)."""
+    layer = Conv2D(32, 16, 3, padding="same", rng=np.random.default_rng(3))
+    x = np.random.default_rng(4).normal(size=(4, 32, 12, 12)).astype(np.float32)
+    together = layer.forward(x)
+    assert layer._cache.winograd
+    one_by_one = np.concatenate([layer.forward(x[i:i + 1]) for i in range(4)])
+    assert not layer._cache.winograd
+    np.testing.assert_allclose(together, one_by_one, rtol=1e-4, atol=1e-4)
 
 
 def test_filter_transform_follows_every_change_of_the_weights():

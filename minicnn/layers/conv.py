@@ -17,14 +17,15 @@ from minicnn.layers.base import Layer, positive_int
 CHUNK_BYTES = 128 * 2**20
 
 ALGORITHMS = ("auto", "im2col", "winograd")
-# "auto" takes Winograd, for kernel sizes listed here, in (inference, training), when the
-# layer has at least WINOGRAD_MIN_CHANNELS input channels. Measured on the report's layers
-# (docs/winograd.md): 5x5 kernels pay in both; for 3x3 ones the saving in multiplications
-# is smaller and only pays when training, where backward reuses the transformed input.
-# With few input channels (the report's first layer has one) the per-position matrix
-# products are too thin to pay for the transforms; 7x7 and up would need tiles larger
-# than the accurate ones.
-AUTO_WINOGRAD = {5: (True, True), 3: (False, True)}
+# "auto" takes Winograd for the kernel sizes listed here, from a batch of the size given
+# (in inference, in training), when the layer has at least WINOGRAD_MIN_CHANNELS input
+# channels. Measured in the whole networks (docs/winograd.md): 5x5 kernels pay always; for
+# 3x3 ones the saving in multiplications is smaller: it pays in training, where backward
+# reuses the transformed input, and in inference from 4 images a batch, but at batch 1
+# im2col's single matrix product wins. With few input channels (the report's first layer
+# has one) the per-position matrix products are too thin to pay for the transforms; 7x7
+# and up would need tiles larger than the accurate ones.
+AUTO_WINOGRAD_MIN_BATCH = {5: (1, 1), 3: (4, 1)}
 WINOGRAD_MIN_CHANNELS = 16
 
 
@@ -74,7 +75,7 @@ class Conv2D(Layer):
     algorithm: "im2col" (above, any stride and kernel), "winograd" (stride 1, square
     kernels up to 7x7: the same function with fewer multiplications, see
     minicnn.kernels.winograd_numpy and docs/winograd.md) or "auto" (Winograd where
-    AUTO_WINOGRAD and WINOGRAD_MIN_CHANNELS say it pays, im2col elsewhere; uses_winograd
+    AUTO_WINOGRAD_MIN_BATCH and WINOGRAD_MIN_CHANNELS say it pays, im2col elsewhere; uses_winograd
     makes the choice). Winograd's output tile m x m is chosen per output size (best_output_tile).
     Both give the same result up to float rounding; float32 Winograd rounds a few
     times more than im2col (about 3e-5 relative for 5x5 kernels, measured in the tests).
@@ -134,13 +135,16 @@ class Conv2D(Layer):
             raise ValueError(f"Winograd needs stride 1 and a square kernel up to {MAX_TILE - 1}x{MAX_TILE - 1}, "
                              f"got stride {self.stride} and {kh}x{kw}")
 
-    def uses_winograd(self, training):
-        """Whether forward(x, training) takes the Winograd path (else im2col): the one place it is chosen."""
+    def uses_winograd(self, training, batch_size):
+        """Whether forward(x, training) with len(x) == batch_size takes the Winograd path (else
+        im2col): the one place it is chosen."""
         if self.algorithm != "auto":
             return self.algorithm == "winograd"
-        in_inference, in_training = AUTO_WINOGRAD.get(self.kernel_size[0], (False, False))
+        if self.kernel_size[0] not in AUTO_WINOGRAD_MIN_BATCH:
+            return False
+        in_inference, in_training = AUTO_WINOGRAD_MIN_BATCH[self.kernel_size[0]]
         return (self._winograd_fits() and self.in_channels >= WINOGRAD_MIN_CHANNELS
-                and (in_training if training else in_inference))
+                and batch_size >= (in_training if training else in_inference))
 
     def output_shape(self, input_shape):
         c, h, w = input_shape
@@ -155,7 +159,7 @@ class Conv2D(Layer):
 
     def forward(self, x, training=False):
         """x: (N, C, H, W) -> out: (N, F, OH, OW);  out[n] = W_rows @ im2col(x)[n] + b."""
-        if self.uses_winograd(training):    # fast path: Winograd (docs/winograd.md), the same sums
+        if self.uses_winograd(training, len(x)):    # fast path: Winograd (docs/winograd.md), the same sums
             return self._forward_winograd(x, training)
         f, oh, ow = self.output_shape(x.shape[1:])
         w_rows = self.params["W"].reshape(f, -1)                                # (F, C*KH*KW)
