@@ -15,7 +15,6 @@ training images (minicnn.averaging says why both), and writes, atomically:
   run chose best.npz by, so the two compare.
 """
 import argparse
-import json
 from pathlib import Path
 
 from tqdm import tqdm
