@@ -3,8 +3,8 @@
     python -m fer_app.ship --run runs/vgg_bn --data ../shared/fer2013 --name vgg_bn
     python -m fer_app.ship --run runs/swa --averaged --data ../shared/fer2013   # fer_app.average's model
 
-Copies RUN/best.npz (with --averaged RUN/averaged.npz) to fer_app/weights/<stem>.npz (the stem of shipped model NAME, see
-fer_app.model_store.SHIPPED_MODELS) and writes <stem>.json beside it: the model's SHA-256 (checked whenever the app loads it), the training command,
+Copies RUN/best.npz (with --averaged RUN/averaged.npz) to fer_app/weights/<stem>.npz (the
+stem of shipped model NAME, see fer_app.model_store.SHIPPED_MODELS) and writes <stem>.json beside it: the model's SHA-256 (checked whenever the app loads it), the training command,
 commit, options, per-epoch history and time, and the model's accuracy, per-class figures
 and confusion matrix on the validation split, measured here, now, on those bytes: as the
 app classifies (each face averaged with its mirror image, fer_app.predict), and the
@@ -227,16 +227,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     run_dir = Path(args.run)
-    best, history_path = run_dir / ("averaged.npz" if args.averaged else "best.npz"), run_dir / "history.json"
-    if not best.is_file() or not history_path.is_file():
-        raise AppError(f"{run_dir}: no {best.name} and history.json: "
+    model_file = run_dir / ("averaged.npz" if args.averaged else "best.npz")
+    history_path = run_dir / "history.json"
+    if not model_file.is_file() or not history_path.is_file():
+        raise AppError(f"{run_dir}: no {model_file.name} and history.json: "
                        + ("run fer_app.average first" if args.averaged else "not a finished epoch of fer_app.train"))
     history = read_history(history_path)
     model_path, record_path = shipped_paths(args.name)
 
     # One read of the model: the bytes shipped are the bytes evaluated, even while the run
     # goes on and may replace best.npz.
-    model_bytes = best.read_bytes()
+    model_bytes = model_file.read_bytes()
     with tempfile.TemporaryDirectory() as scratch:
         candidate = Path(scratch) / "candidate.npz"
         candidate.write_bytes(model_bytes)
