@@ -21,7 +21,7 @@ import threading
 from contextlib import contextmanager
 
 from data_tools.opencv import cv2
-from minicnn.threads import SharedLimit, limited_threads
+from minicnn.threads import SharedLimit, one_thread
 
 _DONE = object()
 
@@ -40,7 +40,7 @@ _ONE_OPENCV_THREAD = SharedLimit(_one_opencv_thread)
 def one_thread_per_stage():
     """Within: OpenCV, BLAS and (for this thread) numba each use one thread; restored after
     the last of the threads inside at once leaves."""
-    with _ONE_OPENCV_THREAD.held(), limited_threads(1):
+    with _ONE_OPENCV_THREAD.held(), one_thread():
         yield
 
 

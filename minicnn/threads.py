@@ -56,36 +56,31 @@ class SharedLimit:
                     self._restore()
 
 
-def _blas_limit(count):
+def _one_blas_thread():
     from threadpoolctl import threadpool_limits
-    return threadpool_limits(limits=count, user_api="blas").restore_original_limits
+    return threadpool_limits(limits=1, user_api="blas").restore_original_limits
 
 
-# count -> the process-wide BLAS limit to that many threads, shared by whoever holds it
-_BLAS_LIMITS = {}
-_BLAS_LIMITS_LOCK = threading.Lock()
+# BLAS's thread count is process-wide: threads inside one_thread at once share the limit.
+_ONE_BLAS_THREAD = SharedLimit(_one_blas_thread)
 
 
 @contextmanager
-def limited_threads(count):
-    """Within: matrix products (BLAS) use at most `count` threads, and so do the numba kernels
-    called from this thread (numba's limit is per calling thread); restored after.
+def one_thread():
+    """Within: matrix products (BLAS) use one thread, and so do the numba kernels called
+    from this thread (numba's limit is per calling thread); restored after.
 
     For work made of many small calls (batch-1 inference in a video), where splitting each
-    call over threads gains little and a core taken by another process stalls every call.
-    BLAS's limit is process-wide: threads inside at once share it (SharedLimit), and should
-    ask for the same count."""
+    call over threads gains little and a core taken by another process stalls every call."""
     from minicnn.backend import get_backend
-    with _BLAS_LIMITS_LOCK:
-        blas = _BLAS_LIMITS.setdefault(count, SharedLimit(lambda: _blas_limit(count)))
     numba = None
     if get_backend() == "numba":
         import numba
         numba_before = numba.get_num_threads()
     try:
-        with blas.held():
+        with _ONE_BLAS_THREAD.held():
             if numba:
-                numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+                numba.set_num_threads(1)
             yield
     finally:
         if numba:

@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_info
 from data_tools.opencv import cv2
 from fer_app.stages import detected_ahead, one_thread_per_stage
 from minicnn.backend import get_backend
-from minicnn.threads import SharedLimit, limited_threads
+from minicnn.threads import SharedLimit, one_thread
 
 
 class CountingDetector:
@@ -121,10 +121,10 @@ def test_a_shared_limit_is_applied_by_the_first_holder_and_restored_by_the_last(
 
 
 @pytest.mark.skipif(get_backend() != "numba", reason="numba's thread limit applies to the numba backend only")
-def test_limited_threads_limits_numba_for_the_calling_thread():
+def test_one_thread_limits_numba_for_the_calling_thread():
     import numba
     before = numba.get_num_threads()
-    with limited_threads(1):
+    with one_thread():
         assert numba.get_num_threads() == 1
     assert numba.get_num_threads() == before
 
