@@ -25,17 +25,12 @@ from fer_app.cli import run
 from fer_app.errors import AppError
 from fer_app.evaluation import evaluate_split
 from fer_app.model_store import sha256_of
-from fer_app.ship import read_history
+from fer_app.ship import averaged_paths, read_history
 from fer_app.train import load_training_images
 from fer_app.validators import positive_int
 from minicnn import Sequential
 from minicnn.averaging import average_weights, recompute_batchnorm_statistics
 from minicnn.io import write_json
-
-
-def averaged_paths(run_dir):
-    """(model, record) an average of the run's epochs is written to."""
-    return Path(run_dir) / "averaged.npz", Path(run_dir) / "averaged.json"
 
 
 def epoch_files(run_dir, first, last):

@@ -100,6 +100,11 @@ def shipped_epochs(training):
     return f"epoch {training['best_epoch']} (best validation accuracy)"
 
 
+def averaged_paths(run_dir):
+    """(model, record) fer_app.average writes the average of a run's epochs to."""
+    return Path(run_dir) / "averaged.npz", Path(run_dir) / "averaged.json"
+
+
 def read_averaged_record(path, model_sha256):
     """fer_app.average's record of the model whose bytes hash to model_sha256."""
     try:
@@ -110,7 +115,7 @@ def read_averaged_record(path, model_sha256):
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
         raise AppError(f"{path}: not a record of fer_app.average ({type(error).__name__}: {error})") from None
     if described != model_sha256:
-        raise AppError(f"{path} describes another model than the averaged.npz beside it: run fer_app.average again")
+        raise AppError(f"{path} describes another model than the one beside it: run fer_app.average again")
     return record
 
 
@@ -227,7 +232,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     run_dir = Path(args.run)
-    model_file = run_dir / ("averaged.npz" if args.averaged else "best.npz")
+    averaged_model, averaged_record = averaged_paths(run_dir)
+    model_file = averaged_model if args.averaged else run_dir / "best.npz"
     history_path = run_dir / "history.json"
     if not model_file.is_file() or not history_path.is_file():
         raise AppError(f"{run_dir}: no {model_file.name} and history.json: "
@@ -251,7 +257,7 @@ def main(argv=None):
     single_loss, single_accuracy, _ = evaluate_split(model, images, labels, mirror=False)
     training = training_record(history, model.meta.get("epoch", history.get("best_epoch")))
     if args.averaged:
-        training["averaged"] = read_averaged_record(run_dir / "averaged.json", sha256)
+        training["averaged"] = read_averaged_record(averaged_record, sha256)
         training["best_epoch"] = max(entry["epoch"] for entry in training["averaged"]["epochs"])
     record = {
         "sha256": sha256,
