@@ -34,6 +34,7 @@ from benchmarks.busy_core import busy_table, collect_busy  # noqa: E402
 from benchmarks.timing import median_seconds  # noqa: E402
 from data_tools.preprocess import INPUT_SHAPE  # noqa: E402
 from minicnn.io import write_json  # noqa: E402
+from minicnn.threads import environment_before_settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 64
@@ -85,17 +86,17 @@ def inference_speed(model, x1, x256):
     return {"latency_ms_b1": latency * 1000, "images_per_s_b256": 256 / batch_seconds}
 
 
-def worker_layers(threads):
-    """Median forward / backward ms of every layer of the report network, batch 64, numba
-    backend, with every Conv2D on im2col and then on "auto" (Winograd where it pays)."""
+def worker_layers(arch, threads):
+    """Median forward / backward ms of every layer of a network in training, batch 64,
+    numba backend, with every Conv2D on im2col and then on "auto" (Winograd where it pays)."""
     import numpy as np
     import numba
-    from minicnn.models import report_cnn
+    from minicnn.models import ARCHITECTURES
     numba.set_num_threads(threads)
     x = np.random.default_rng(0).random((BATCH,) + INPUT_SHAPE, dtype=np.float32)
     rows = {}
     for algorithm in ("im2col", "auto"):
-        model = report_cnn(seed=0, conv_algorithm=algorithm)
+        model = ARCHITECTURES[arch](seed=0, conv_algorithm=algorithm)
         inputs, out = [], x
         for layer in model.layers:
             inputs.append(out)
@@ -225,7 +226,10 @@ def training_flops_per_image(arch):
 
 
 def run_worker(args, threads):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+    # minicnn's workers run with the thread-pool settings minicnn makes when imported
+    # (minicnn.threads); the other frameworks with the environment as it was before.
+    base = environment_before_settings() if args[0] in INFERENCE_ONLY | {"torch"} else os.environ
+    env = dict(base, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                NUMBA_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     result = subprocess.run([sys.executable, __file__, "--worker", *args, "--threads", str(threads)],
@@ -368,14 +372,16 @@ def main():
         elif kind == "sgemm":
             result = worker_sgemm(args.threads)
         elif kind == "layers":
-            result = worker_layers(args.threads)
+            result = worker_layers(rest[0], args.threads)
         else:
             result = worker_video(args.threads)
         print(json.dumps(result))
         return
     if args.layers:
-        rows = run_worker(["layers"], args.threads)
-        print(f"failed: {rows['error']}" if "error" in rows else layers_table(rows))
+        for arch in args.arch:
+            rows = run_worker(["layers", arch], args.threads)
+            print(f"\n{arch}, batch {BATCH}, {args.threads} threads")
+            print(f"failed: {rows['error']}" if "error" in rows else layers_table(rows))
         return
     if args.busy:
         figures = collect_busy(run_worker, args.arch, args.threads, args.rounds)

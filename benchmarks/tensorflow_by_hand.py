@@ -58,7 +58,8 @@ def worker_tensorflow(threads):
 
 
 def run_tensorflow(tf_python, threads):
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), TF_CPP_MIN_LOG_LEVEL="2")
+    from minicnn.threads import environment_before_settings   # here: the worker side has no minicnn
+    env = dict(environment_before_settings(), OMP_NUM_THREADS=str(threads), TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run([tf_python, __file__, "--worker", "--threads", str(threads)],
                             capture_output=True, text=True, env=env)
     if result.returncode != 0:

@@ -18,10 +18,26 @@ import os
 import threading
 from contextlib import contextmanager
 
-# libgomp (numba's "omp" threading layer): idle threads sleep instead of spinning.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# OpenBLAS: spin for 2**4 cycles (the minimum) before sleeping, instead of 2**28.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+POOL_SETTINGS = {
+    "OMP_WAIT_POLICY": "PASSIVE",        # libgomp (numba's "omp" threading layer): idle threads sleep at once
+    "OPENBLAS_THREAD_TIMEOUT": "4",      # OpenBLAS: spin 2**4 cycles (the minimum) before sleeping, not 2**28
+}
+_ENVIRONMENT_BEFORE = {name: os.environ.get(name) for name in POOL_SETTINGS}
+for _name, _value in POOL_SETTINGS.items():
+    os.environ.setdefault(_name, _value)
+
+
+def environment_before_settings():
+    """A copy of os.environ with POOL_SETTINGS as they were before minicnn set them: for
+    other software a program starts, which should run as its own users run it (the
+    benchmarks start PyTorch, whose OpenMP threads a passive wait policy would slow)."""
+    environment = dict(os.environ)
+    for name, value in _ENVIRONMENT_BEFORE.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return environment
 
 
 class SharedLimit:

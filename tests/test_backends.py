@@ -309,3 +309,15 @@ def test_out_buffers_of_the_wrong_shape_are_refused(backend, wrong):
         active_kernels().col2im(np.zeros((2, 27, 25)), x.shape, 3, 3, 1, 0, out=np.empty((2, 3, 7, 6)))
     with pytest.raises(ValueError, match="dtype"):
         active_kernels().im2col(x, 3, 3, 1, 0, out=np.empty((2, 27, 25), dtype=np.float32))
+
+
+@needs_numba
+def test_winograd_kernels_refuse_to_write_through_a_copy():
+    """The compiled loops write through a flat view of out=; a non-contiguous out would
+    give them a copy, and the result would be lost."""
+    from minicnn.kernels import winograd_numba
+    m, r = 2, 3
+    products = np.zeros(((m + r - 1) ** 2, 2, 4), dtype=np.float32)          # 1 sample, 2x2 tiles
+    strided = np.empty((1, 2, 4, 8), dtype=np.float32)[..., ::2]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        winograd_numba.output_transform(products, m, r, np.zeros(2, np.float32), strided.shape, out=strided)

@@ -20,6 +20,14 @@ block of a plane, rows of consecutive elements. So each transform is a sum of
 
 Padding is the zeros around the image in the planes.
 
+Moving values between layouts (image -> planes, the transform's blocks -> V's tile
+order, and back in the adjoints) goes through index maps computed once per call in
+NumPy: a flat array giving, for each pixel or tile, where it goes. The compiled loop is
+then one flat copy, `dst[t] = src[where[t]]`, whatever the image size. Walking the same
+copies as nested loops over rows and phases cost more than the arithmetic for small
+images: vgg_bn's 6x6 layers have rows of 2 tiles, and the copies were 5 of the input
+transform's 6.4 ms at batch 64.
+
 The output transform is, as in the NumPy reference, one matrix product kron(AT, AT) @ M
 (BLAS does its (m*m, a*a) @ (a*a, F*tiles) faster than loops do: 19 instead of 28 ms for
 the report's 5x5 layer at batch 64, 0.21 instead of 0.31 ms at batch 1), then a loop
@@ -32,7 +40,6 @@ import numpy as np
 from numba import njit, prange
 
 from minicnn.kernels.shapes import ceil_div, check_out
-from minicnn.kernels.im2col_numba import _valid_range
 from minicnn.kernels.winograd_matrices import winograd_matrices
 from minicnn.kernels.winograd_numpy import filter_transform, filter_transform_adjoint, tile_counts
 
@@ -46,17 +53,6 @@ __all__ = ["filter_transform", "filter_transform_adjoint", "input_transform", "i
            "output_transform", "output_transform_adjoint"]
 
 
-def input_transform(x, m, r, pad, out=None):
-    """x: (N, C, H, W) -> V: (a*a, C, N*TH*TW)."""
-    n, c, h, w = x.shape
-    _, _, th, tw = tile_counts(h, w, m, r, pad)
-    bt = winograd_matrices(m, r)[2].astype(x.dtype)
-    shape = (bt.shape[0] ** 2, c, n * th * tw)
-    v = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
-    _input_transform_into(x, bt, m, pad, th, tw, samples_per_task(th * tw), v)
-    return v
-
-
 def samples_per_task(tiles_per_image):
     """How many samples a thread's task takes at once: about TASK_TILES tiles' worth."""
     return max(1, TASK_TILES // tiles_per_image)
@@ -65,32 +61,47 @@ def samples_per_task(tiles_per_image):
 ceil_div_compiled = njit(inline="always")(ceil_div)   # the same function, callable from compiled loops
 
 
-@njit(inline="always")
-def _plane_size(tiles, a, m):
-    """Rows (or columns) of a phase plane: the tiles plus what the last tile reaches past them."""
-    return tiles + ceil_div_compiled(a - m, m)
+class PlaneLayout:
+    """Where the input side's phase planes put each pixel and each tile, for one call.
 
-
-@njit(inline="always")
-def _copy_planes(image, planes, m, pad, ph, pw, into_planes):
-    """Between an (H, W) image and its m*m phase planes (m, m, ph*pw), either way.
-
-    Plane (p, q) at (k, l) is pixel (k*m + p - pad, l*m + q - pad); plane entries that
-    fall outside the image are padding, left as they are.
+    A task's planes are an (m, m, group * PH * PW) array: plane (p, q) holds the task's
+    samples one below the other, each PH x PW. PH = TH plus the rows the last tile
+    reaches below its own (the same for PW).
+        pixels[y*W + x]  flat index in the planes of sample 0's pixel (y, x)
+        tiles[t]         index within a plane of tile t = (g, ty, tx) of the task, numbered as in V
     """
-    h, w = image.shape
-    for p in range(m):
-        k_lo, k_hi = _valid_range(h, ph, p, m, pad)
-        for q in range(m):
-            l_lo, l_hi = _valid_range(w, pw, q, m, pad)
-            plane = planes[p, q]
-            for k in range(k_lo, k_hi):
-                row = image[k * m + p - pad]
-                for l in range(l_lo, l_hi):
-                    if into_planes:
-                        plane[k * pw + l] = row[l * m + q - pad]
-                    else:
-                        row[l * m + q - pad] = plane[k * pw + l]
+
+    def __init__(self, h, w, m, r, pad):
+        a = m + r - 1
+        _, _, self.th, self.tw = tile_counts(h, w, m, r, pad)
+        self.ph, self.pw = self.th + ceil_div(a - m, m), self.tw + ceil_div(a - m, m)
+        self.group = samples_per_task(self.th * self.tw)
+        rows, cols = np.arange(h) + pad, np.arange(w) + pad
+        plane = (rows % m)[:, None] * m + cols % m
+        within = (rows // m)[:, None] * self.pw + cols // m
+        self.pixels = (plane * (self.group * self.ph * self.pw) + within).ravel()
+        g, ty, tx = np.meshgrid(np.arange(self.group), np.arange(self.th), np.arange(self.tw), indexing="ij")
+        self.tiles = ((g * self.ph + ty) * self.pw + tx).ravel()
+
+
+def image_rows(array):
+    """(N, C, H, W) -> the same memory as (N, C, H*W): compiled loops write through it."""
+    if not array.flags.c_contiguous:
+        raise ValueError("the Winograd kernels need C-contiguous arrays")
+    n, c, h, w = array.shape
+    return array.reshape(n, c, h * w)
+
+
+def input_transform(x, m, r, pad, out=None):
+    """x: (N, C, H, W) -> V: (a*a, C, N*TH*TW)."""
+    n, c, h, w = x.shape
+    layout = PlaneLayout(h, w, m, r, pad)
+    bt = winograd_matrices(m, r)[2].astype(x.dtype)
+    shape = (bt.shape[0] ** 2, c, n * layout.th * layout.tw)
+    v = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
+    _input_transform_into(image_rows(np.ascontiguousarray(x)), bt, m, layout.th, layout.tw, layout.ph, layout.pw,
+                          layout.group, layout.pixels, layout.tiles, v)
+    return v
 
 
 @njit(inline="always")
@@ -108,18 +119,19 @@ def _add_scaled(dst, coef, src, count):
 
 
 @njit(parallel=True, cache=True)
-def _input_transform_into(x, bt, m, pad, th, tw, group, v):
-    n, c = x.shape[:2]
+def _input_transform_into(x, bt, m, th, tw, ph, pw, group, pixels, tiles, v):
+    n, c, hw = x.shape
     a = bt.shape[0]
-    ph, pw = _plane_size(th, a, m), _plane_size(tw, a, m)
     reach = ph - th                                      # plane rows a tile reads below its own
     for task in prange(ceil_div_compiled(n, group) * c):
         first_sample, channel = task // c * group, task % c
         count = min(group, n - first_sample)
-        planes = np.zeros((m, m, count * ph * pw), dtype=x.dtype)   # the samples' planes, one below the other
+        planes = np.zeros((m, m, group * ph * pw), dtype=x.dtype)   # the samples' planes, one below the other
+        flat_planes = planes.reshape(-1)
         for g in range(count):
-            _copy_planes(x[first_sample + g, channel], planes[:, :, g * ph * pw:(g + 1) * ph * pw], m, pad, ph, pw,
-                         True)
+            image, offset = x[first_sample + g, channel], g * ph * pw
+            for t in range(hw):
+                flat_planes[pixels[t] + offset] = image[t]
         # Both passes run down the whole stack: the `reach` rows of tiles at the foot of
         # each sample's planes read into the next sample's, and are dropped at the end.
         length = (count * ph - reach) * pw
@@ -129,43 +141,41 @@ def _input_transform_into(x, bt, m, pad, th, tw, group, v):
                 for q in range(m):
                     _add_scaled(rows[xi, q], bt[xi, i], planes[i % m, q, (i // m) * pw:], length)
         block = np.empty(length, dtype=x.dtype)
+        task_tiles, first_tile = count * th * tw, first_sample * th * tw
         for xi in range(a):                              # horizontal: BT along the rows of every tile
             for nu in range(a):
                 block[:] = 0
                 for j in range(a):
                     _add_scaled(block, bt[nu, j], rows[xi, j % m, j // m:], length)
-                for g in range(count):                   # keep each sample's tiles, in tile order
-                    first_tile = (first_sample + g) * th * tw
-                    for ty in range(th):
-                        dst = v[xi * a + nu, channel, first_tile + ty * tw:]
-                        src = block[(g * ph + ty) * pw:]
-                        for tx in range(tw):
-                            dst[tx] = src[tx]
+                dst = v[xi * a + nu, channel, first_tile:first_tile + task_tiles]
+                for t in range(task_tiles):              # keep each sample's tiles, in tile order
+                    dst[t] = block[tiles[t]]
 
 
 def output_transform(mt, m, r, bias, out_shape, out=None):
     """mt: (a*a, F, N*TH*TW) -> y: out_shape = (N, F, OH, OW), plus bias[f]."""
     at = winograd_matrices(m, r)[0].astype(mt.dtype)
     y = np.empty(out_shape, dtype=mt.dtype) if out is None else check_out(out, out_shape, mt.dtype)
-    tiles = np.kron(at, at) @ mt.reshape(mt.shape[0], -1)
-    _place_tiles(tiles.reshape(m * m, mt.shape[1], -1), m, bias.astype(mt.dtype), y)
+    n, f, oh, ow = out_shape
+    tiles = np.kron(at, at) @ mt.reshape(mt.shape[0], -1)                 # (m*m, F*T)
+    tw = ceil_div(ow, m)
+    rows, cols = np.arange(oh), np.arange(ow)
+    # Output pixel (y, x) is entry (y % m, x % m) of tile (y // m, x // m).
+    sources = (((rows % m)[:, None] * m + cols % m) * tiles.shape[1] + (rows // m)[:, None] * tw + cols // m).ravel()
+    _place_tiles(tiles.reshape(-1), sources, ceil_div(oh, m) * tw, bias.astype(mt.dtype), image_rows(y))
     return y
 
 
 @njit(parallel=True, cache=True)
-def _place_tiles(tiles, m, bias, y):
-    """y[n, f, ty*m + u, tx*m + v] = tiles[u*m + v, f, tile (n, ty, tx)] + bias[f], overhang dropped."""
-    n, f, oh, ow = y.shape
-    th, tw = ceil_div_compiled(oh, m), ceil_div_compiled(ow, m)
+def _place_tiles(tiles, sources, tiles_per_sample, bias, y):
+    """y[n, f, pixel] = tiles[sources[pixel] + offset of (f, n)] + bias[f]; overhang never read."""
+    n, f, hw = y.shape
     for task in prange(n * f):
         sample, channel = task // f, task % f
-        for row in range(oh):
-            ty, u = row // m, row % m
-            dst = y[sample, channel, row]
-            for v_ in range(m):
-                src = tiles[u * m + v_, channel, (sample * th + ty) * tw:]
-                for tx in range(ceil_div_compiled(ow - v_, m)):     # the tiles whose column tx*m + v_ is inside
-                    dst[tx * m + v_] = src[tx] + bias[channel]
+        offset = (channel * n + sample) * tiles_per_sample
+        dst, b = y[sample, channel], bias[channel]
+        for t in range(hw):
+            dst[t] = tiles[sources[t] + offset] + b
 
 
 def output_transform_adjoint(dy, m, r, out=None):
@@ -176,32 +186,28 @@ def output_transform_adjoint(dy, m, r, out=None):
     th, tw = ceil_div(oh, m), ceil_div(ow, m)
     shape = (a * a, f, n * th * tw)
     dm = np.empty(shape, dtype=dy.dtype) if out is None else check_out(out, shape, dy.dtype)
-    _output_transform_adjoint_into(dy, at, samples_per_task(th * tw), dm)
+    group = samples_per_task(th * tw)
+    rows, cols = np.arange(oh), np.arange(ow)
+    # Where each output pixel goes in a task's (m, m, group * tiles) array of tile entries.
+    targets = (((rows % m)[:, None] * m + cols % m) * (group * th * tw) + (rows // m)[:, None] * tw + cols // m).ravel()
+    _output_transform_adjoint_into(image_rows(np.ascontiguousarray(dy)), at, th * tw, group, targets, dm)
     return dm
 
 
 @njit(parallel=True, cache=True)
-def _output_transform_adjoint_into(dy, at, group, dm):
-    n, f, oh, ow = dy.shape
+def _output_transform_adjoint_into(dy, at, tiles, group, targets, dm):
+    n, f, hw = dy.shape
     m, a = at.shape
-    th, tw = ceil_div_compiled(oh, m), ceil_div_compiled(ow, m)
-    tiles = th * tw
     for task in prange(ceil_div_compiled(n, group) * f):
         first_sample, channel = task // f * group, task % f
         count = min(group, n - first_sample)
         length = count * tiles
-        gathered = np.zeros((m, m, length), dtype=dy.dtype)   # dY of every tile, zero past the output
+        gathered = np.zeros((m, m, group * tiles), dtype=dy.dtype)   # dY of every tile, zero past the output
+        flat_gathered = gathered.reshape(-1)
         for g in range(count):
-            for u in range(m):
-                for v_ in range(m):
-                    dst = gathered[u, v_, g * tiles:]
-                    for ty in range(th):
-                        if ty * m + u >= oh:
-                            break
-                        src = dy[first_sample + g, channel, ty * m + u]
-                        for tx in range(tw):
-                            if tx * m + v_ < ow:
-                                dst[ty * tw + tx] = src[tx * m + v_]
+            image, offset = dy[first_sample + g, channel], g * tiles
+            for t in range(hw):
+                flat_gathered[targets[t] + offset] = image[t]
         half = np.zeros((a, m, length), dtype=dy.dtype)       # A @ dY, for every tile
         for u in range(m):
             for xi in range(a):
@@ -219,42 +225,40 @@ def _output_transform_adjoint_into(dy, at, group, dm):
 def input_transform_adjoint(dv, x_shape, m, r, pad, out=None):
     """dv: (a*a, C, N*TH*TW) -> dx: x_shape = (N, C, H, W), overlapping tiles summed."""
     n, c, h, w = x_shape
-    _, _, th, tw = tile_counts(h, w, m, r, pad)
+    layout = PlaneLayout(h, w, m, r, pad)
     bt = winograd_matrices(m, r)[2].astype(dv.dtype)
     dx = np.empty(x_shape, dtype=dv.dtype) if out is None else check_out(out, x_shape, dv.dtype)
-    _input_transform_adjoint_into(dv, bt, m, pad, th, tw, samples_per_task(th * tw), dx)
+    _input_transform_adjoint_into(dv, bt, m, layout.th, layout.tw, layout.ph, layout.pw, layout.group,
+                                  layout.pixels, layout.tiles, image_rows(dx))
     return dx
 
 
 @njit(parallel=True, cache=True)
-def _input_transform_adjoint_into(dv, bt, m, pad, th, tw, group, dx):
-    n, c = dx.shape[:2]
+def _input_transform_adjoint_into(dv, bt, m, th, tw, ph, pw, group, pixels, tiles, dx):
+    n, c, hw = dx.shape
     a = bt.shape[0]
-    ph, pw = _plane_size(th, a, m), _plane_size(tw, a, m)
-    tiles = th * tw
     for task in prange(ceil_div_compiled(n, group) * c):
         first_sample, channel = task // c * group, task % c
         count = min(group, n - first_sample)
-        first_tile, length = first_sample * tiles, count * tiles
+        first_tile, length = first_sample * th * tw, count * th * tw
         half = np.zeros((a, a, length), dtype=dv.dtype)       # dV @ BT, for every tile
         for xi in range(a):
             for nu in range(a):
                 src = dv[xi * a + nu, channel, first_tile:first_tile + length]
                 for j in range(a):
                     _add_scaled(half[xi, j], bt[nu, j], src, length)
-        planes = np.zeros((m, m, count * ph * pw), dtype=dv.dtype)   # the samples' planes, one below the other
+        planes = np.zeros((m, m, group * ph * pw), dtype=dv.dtype)   # the samples' planes, one below the other
         tile_values = np.empty(length, dtype=dv.dtype)
         for i in range(a):                                    # then BT.T @, summed into the planes
             for j in range(a):
                 tile_values[:] = 0
                 for xi in range(a):
                     _add_scaled(tile_values, bt[xi, i], half[xi, j], length)
-                for g in range(count):
-                    for ty in range(th):
-                        dst = planes[i % m, j % m, (g * ph + ty + i // m) * pw + j // m:]
-                        src = tile_values[(g * th + ty) * tw:]
-                        for tx in range(tw):
-                            dst[tx] += src[tx]
+                dst = planes[i % m, j % m, (i // m) * pw + j // m:]
+                for t in range(length):
+                    dst[tiles[t]] += tile_values[t]
+        flat_planes = planes.reshape(-1)
         for g in range(count):                                # back from the planes to the images
-            _copy_planes(dx[first_sample + g, channel], planes[:, :, g * ph * pw:(g + 1) * ph * pw], m, pad, ph, pw,
-                         False)
+            image, offset = dx[first_sample + g, channel], g * ph * pw
+            for t in range(hw):
+                image[t] = flat_planes[pixels[t] + offset]
