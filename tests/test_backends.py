@@ -133,7 +133,8 @@ def test_winograd_tasks_of_several_samples_agree(samples_per_task, monkeypatch):
     x = rng.standard_normal((5, 3, 7, 8))
     _, _, th, tw = winograd_numba.tile_counts(7, 8, m, r, pad)
     monkeypatch.setattr(winograd_numba, "TASK_TILES", samples_per_task * th * tw)
-    assert winograd_numba.samples_per_task(th * tw) == samples_per_task
+    assert winograd_numba.samples_per_task(th * tw, 5) == samples_per_task
+    assert winograd_numba.samples_per_task(th * tw, 1) == 1                 # never more than the batch
     v = active_kernels().winograd_input_transform(x, m, r, pad)
     dy = rng.standard_normal((5, 4, 7, 8))
     assert_backends_agree(lambda: (active_kernels().winograd_input_transform(x, m, r, pad),

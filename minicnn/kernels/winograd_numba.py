@@ -53,16 +53,17 @@ __all__ = ["filter_transform", "filter_transform_adjoint", "input_transform", "i
            "output_transform", "output_transform_adjoint"]
 
 
-def samples_per_task(tiles_per_image):
-    """How many samples a thread's task takes at once: about TASK_TILES tiles' worth."""
-    return max(1, TASK_TILES // tiles_per_image)
+def samples_per_task(tiles_per_image, batch_size):
+    """How many samples a thread's task takes at once: about TASK_TILES tiles' worth, and
+    no more than the batch has (a task's scratch arrays are sized for that many)."""
+    return max(1, min(batch_size, TASK_TILES // tiles_per_image))
 
 
 ceil_div_compiled = njit(inline="always")(ceil_div)   # the same function, callable from compiled loops
 
 
 class PlaneLayout:
-    """Where the input side's phase planes put each pixel and each tile, for one call.
+    """Where the input side's phase planes put each pixel and each tile, for one call on N samples.
 
     A task's planes are an (m, m, group * PH * PW) array: plane (p, q) holds the task's
     samples one below the other, each PH x PW. PH = TH plus the rows the last tile
@@ -71,11 +72,11 @@ class PlaneLayout:
         tiles[t]         index within a plane of tile t = (g, ty, tx) of the task, numbered as in V
     """
 
-    def __init__(self, h, w, m, r, pad):
+    def __init__(self, n, h, w, m, r, pad):
         a = m + r - 1
         _, _, self.th, self.tw = tile_counts(h, w, m, r, pad)
         self.ph, self.pw = self.th + ceil_div(a - m, m), self.tw + ceil_div(a - m, m)
-        self.group = samples_per_task(self.th * self.tw)
+        self.group = samples_per_task(self.th * self.tw, n)
         rows, cols = np.arange(h) + pad, np.arange(w) + pad
         plane = (rows % m)[:, None] * m + cols % m
         within = (rows // m)[:, None] * self.pw + cols // m
@@ -95,7 +96,7 @@ def image_rows(array):
 def input_transform(x, m, r, pad, out=None):
     """x: (N, C, H, W) -> V: (a*a, C, N*TH*TW)."""
     n, c, h, w = x.shape
-    layout = PlaneLayout(h, w, m, r, pad)
+    layout = PlaneLayout(n, h, w, m, r, pad)
     bt = winograd_matrices(m, r)[2].astype(x.dtype)
     shape = (bt.shape[0] ** 2, c, n * layout.th * layout.tw)
     v = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
@@ -186,7 +187,7 @@ def output_transform_adjoint(dy, m, r, out=None):
     th, tw = ceil_div(oh, m), ceil_div(ow, m)
     shape = (a * a, f, n * th * tw)
     dm = np.empty(shape, dtype=dy.dtype) if out is None else check_out(out, shape, dy.dtype)
-    group = samples_per_task(th * tw)
+    group = samples_per_task(th * tw, n)
     rows, cols = np.arange(oh), np.arange(ow)
     # Where each output pixel goes in a task's (m, m, group * tiles) array of tile entries.
     targets = (((rows % m)[:, None] * m + cols % m) * (group * th * tw) + (rows // m)[:, None] * tw + cols // m).ravel()
@@ -225,7 +226,7 @@ def _output_transform_adjoint_into(dy, at, tiles, group, targets, dm):
 def input_transform_adjoint(dv, x_shape, m, r, pad, out=None):
     """dv: (a*a, C, N*TH*TW) -> dx: x_shape = (N, C, H, W), overlapping tiles summed."""
     n, c, h, w = x_shape
-    layout = PlaneLayout(h, w, m, r, pad)
+    layout = PlaneLayout(n, h, w, m, r, pad)
     bt = winograd_matrices(m, r)[2].astype(dv.dtype)
     dx = np.empty(x_shape, dtype=dv.dtype) if out is None else check_out(out, x_shape, dv.dtype)
     _input_transform_adjoint_into(dv, bt, m, layout.th, layout.tw, layout.ph, layout.pw, layout.group,
