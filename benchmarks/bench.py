@@ -3,7 +3,7 @@
     python benchmarks/bench.py                   # the tables: the report's network and vgg_bn
     python benchmarks/bench.py --json out.json   # and the figures for scripts
     python benchmarks/bench.py --arch vgg_bn     # one network only
-    python benchmarks/bench.py --layers          # where the time goes: each layer, im2col vs auto
+    python benchmarks/bench.py --layers --arch vgg_bn   # where the time goes: each layer, im2col vs auto
     python benchmarks/bench.py --busy            # idle against one core busy (benchmarks/busy_core.py)
 
 Every figure comes from this one run, each measured in a fresh subprocess (so that peak

@@ -18,6 +18,7 @@ WINOGRAD_CASES = [case for case in CONV_CASES if case[6] == 1 and isinstance(cas
 # (N, C, H, W, pool, stride): side-by-side, overlapping, leftover rows.
 POOL_CASES = [
     (2, 3, 8, 8, 2, None),
+    (2, 3, 7, 9, 2, None),      # the 2x2 pooling's own kernel, odd sizes: an edge in no window
     (2, 2, 7, 9, 3, 2),
     (1, 3, 5, 5, 2, 1),
     (2, 2, 9, 7, 3, 3),

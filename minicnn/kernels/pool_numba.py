@@ -9,6 +9,13 @@ memory, and splitting it between two threads made it slower, not faster (measure
 report's first pooling layer: 0.06 ms serial against 0.07 in parallel at batch 1, 4.1
 against 7.2 ms at batch 64; `maxpool_forward`, which also records positions, takes 0.16
 and 12.5).
+
+Training's forward and backward have a twin for the 2x2 window moved by 2, the pooling
+of both shipped networks: the four values of a window are named, not looped over, and
+every comparison is a select rather than a branch, so the compiler vectorises the loop
+along the row; backward writes each input once (the gradient or zero) instead of
+zeroing dx and then adding. On vgg_bn's first pooling layer at batch 64 (2 threads):
+forward 6.7 -> 0.8 ms, backward 3.7 -> 1.5.
 """
 import numpy as np
 from numba import njit, prange
@@ -21,8 +28,36 @@ def maxpool_forward(x, ph, pw, stride):
     n, c, h, w = x.shape
     shape = (n, c, conv_output_size(h, ph, stride, 0), conv_output_size(w, pw, stride, 0))
     out, argmax = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int32)
-    _maxpool_forward_into(x, ph, pw, stride, out, argmax)
+    if (ph, pw, stride) == (2, 2, 2):
+        _maxpool_2x2_forward_into(x, out, argmax)
+    else:
+        _maxpool_forward_into(x, ph, pw, stride, out, argmax)
     return out, argmax
+
+
+@njit(inline="always")
+def _challenge(best, best_k, value, k):
+    """(best, best_k) after `value`, at window position k, is compared: it wins if larger,
+    or if NaN where the best so far is not (a selection, not a branch)."""
+    take = (best == best) & ((value > best) | (value != value))
+    return (value if take else best), (k if take else best_k)
+
+
+@njit(parallel=True, cache=True)
+def _maxpool_2x2_forward_into(x, out, argmax):
+    n, c, oh, ow = out.shape
+    for task in prange(n * c):
+        sample, channel = task // c, task % c
+        for y in range(oh):
+            top, bottom = x[sample, channel, 2 * y], x[sample, channel, 2 * y + 1]
+            maxima, positions = out[sample, channel, y], argmax[sample, channel, y]
+            for xx in range(ow):
+                best, best_k = top[2 * xx], 0
+                best, best_k = _challenge(best, best_k, top[2 * xx + 1], 1)
+                best, best_k = _challenge(best, best_k, bottom[2 * xx], 2)
+                best, best_k = _challenge(best, best_k, bottom[2 * xx + 1], 3)
+                maxima[xx] = best
+                positions[xx] = best_k
 
 
 @njit(parallel=True, cache=True)
@@ -77,9 +112,38 @@ def _maxpool_into(x, ph, pw, stride, out):
                     dst[xx] = best
 
 
-@njit(parallel=True, cache=True)
 def maxpool_backward(dout, argmax, x_shape, ph, pw, stride):
     """dout, argmax: (N, C, OH, OW) -> dx: (N, C, H, W)."""
+    if (ph, pw, stride) == (2, 2, 2):
+        dx = np.empty(x_shape, dtype=dout.dtype)
+        _maxpool_2x2_backward_into(dout, argmax, dx)
+        return dx
+    return _maxpool_backward(dout, argmax, x_shape, ph, pw, stride)
+
+
+@njit(parallel=True, cache=True)
+def _maxpool_2x2_backward_into(dout, argmax, dx):
+    n, c, h, w = dx.shape
+    oh, ow = dout.shape[2], dout.shape[3]
+    for task in prange(n * c):
+        sample, channel = task // c, task % c
+        for y in range(oh):
+            top, bottom = dx[sample, channel, 2 * y], dx[sample, channel, 2 * y + 1]
+            gradients, positions = dout[sample, channel, y], argmax[sample, channel, y]
+            for xx in range(ow):
+                gradient, k = gradients[xx], positions[xx]
+                top[2 * xx] = gradient if k == 0 else 0
+                top[2 * xx + 1] = gradient if k == 1 else 0
+                bottom[2 * xx] = gradient if k == 2 else 0
+                bottom[2 * xx + 1] = gradient if k == 3 else 0
+            top[2 * ow:] = 0                     # an odd width's last column is in no window
+            bottom[2 * ow:] = 0
+        dx[sample, channel, 2 * oh:] = 0         # nor is an odd height's last row
+
+
+@njit(parallel=True, cache=True)
+def _maxpool_backward(dout, argmax, x_shape, ph, pw, stride):
+    """Any window and stride: each output's gradient added at its maximum's position (windows may overlap)."""
     n, c, h, w = x_shape
     oh, ow = dout.shape[2], dout.shape[3]
     dx = np.zeros((n, c, h, w), dtype=dout.dtype)
