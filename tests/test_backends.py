@@ -5,10 +5,13 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import minicnn
 from minicnn import Conv2D, MaxPool2D
 from minicnn.backend import active_kernels
+from minicnn.kernels.winograd_matrices import MAX_TILE
 from tests.helpers import CONV_CASES, POOL_CASES, WINOGRAD_CASES, distinct_values
 
 needs_numba = pytest.mark.skipif(not minicnn.numba_available(), reason="numba is not installed")
@@ -322,3 +325,43 @@ def test_winograd_kernels_refuse_to_write_through_a_copy():
     strided = np.empty((1, 2, 4, 8), dtype=np.float32)[..., ::2]
     with pytest.raises(ValueError, match="C-contiguous"):
         winograd_numba.output_transform(products, m, r, np.zeros(2, np.float32), strided.shape, out=strided)
+
+
+@needs_numba
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 4), c=st.integers(1, 3), h=st.integers(2, 11), w=st.integers(2, 11), seed=st.integers(0, 2**31))
+def test_the_2x2_pooling_twins_agree_on_any_shape_with_ties_and_nans(n, c, h, w, seed):
+    """Small whole numbers make ties in most windows; a few NaNs must win where they sit."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, (n, c, h, w)).astype(np.float32)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    dout = rng.standard_normal((n, c, h // 2, w // 2)).astype(np.float32)
+
+    def run():
+        out, argmax = active_kernels().maxpool_forward(x, 2, 2, 2)
+        return out, argmax, active_kernels().maxpool_backward(dout, argmax, x.shape, 2, 2, 2)
+
+    for reference, compiled in zip(run_with_backend("numpy", run), run_with_backend("numba", run)):
+        np.testing.assert_array_equal(compiled, reference)                 # exact: pooling only copies
+
+
+@needs_numba
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 3), c=st.integers(1, 3), f=st.integers(1, 3), h=st.integers(1, 12), w=st.integers(1, 12),
+       r=st.sampled_from([2, 3, 5]), pad=st.integers(0, 2), m=st.integers(2, 6), seed=st.integers(0, 2**31))
+def test_winograd_kernels_agree_on_any_shape(n, c, f, h, w, r, pad, m, seed):
+    """The index maps of the numba transforms, for any image size, padding and tile."""
+    assume(m + r - 1 <= MAX_TILE and h + 2 * pad >= r and w + 2 * pad >= r)
+    rng = np.random.default_rng(seed)
+    x, weights = rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c, r, r))
+    dy = rng.standard_normal((n, f, h + 2 * pad - r + 1, w + 2 * pad - r + 1))
+
+    def run():
+        kernels = active_kernels()
+        v = kernels.winograd_input_transform(x, m, r, pad)
+        products = np.matmul(kernels.winograd_filter_transform(weights, m), v)
+        return (v, kernels.winograd_output_transform(products, m, r, np.zeros(f), dy.shape),
+                kernels.winograd_output_transform_adjoint(dy, m, r),
+                kernels.winograd_input_transform_adjoint(v, x.shape, m, r, pad))
+
+    assert_backends_agree(run, np.float64, relative_to_max=True)
