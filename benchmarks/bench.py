@@ -40,6 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 BATCH = 64
 # Frameworks measured for inference only; the others for training too.
 INFERENCE_ONLY = {"onnxruntime"}
+# Frameworks other than minicnn, which run as their own users run them (see run_worker).
+OTHER_FRAMEWORKS = {"torch", "onnxruntime"}
 
 
 def peak_rss_mb():
@@ -228,7 +230,7 @@ def training_flops_per_image(arch):
 def run_worker(args, threads):
     # minicnn's workers run with the thread-pool settings minicnn makes when imported
     # (minicnn.threads); the other frameworks with the environment as it was before.
-    base = environment_before_settings() if args[0] in INFERENCE_ONLY | {"torch"} else os.environ
+    base = environment_before_settings() if args[0] in OTHER_FRAMEWORKS else os.environ
     env = dict(base, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                NUMBA_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
