@@ -62,6 +62,18 @@ def samples_per_task(tiles_per_image, batch_size):
 ceil_div_compiled = njit(inline="always")(ceil_div)   # the same function, callable from compiled loops
 
 
+def phase_positions(h, w, m, phase_stride, row_length, pad=0):
+    """Where each pixel of an h x w image goes when the image, shifted by `pad`, is split m x m
+    ways: pixel (y, x), numbered y*w + x, at Y = y + pad, X = x + pad, belongs to phase
+    (Y % m, X % m) at (Y // m, X // m). Phases lie phase_stride apart, rows row_length apart:
+    position = (Y % m * m + X % m) * phase_stride + Y // m * row_length + X // m.
+    The phase planes of the input side are such a split, and so are the m x m entries of
+    the output side's tiles (phase = entry, position within = tile)."""
+    rows, cols = np.arange(h) + pad, np.arange(w) + pad
+    phase = (rows % m)[:, None] * m + cols % m
+    return (phase * phase_stride + (rows // m)[:, None] * row_length + cols // m).ravel()
+
+
 class PlaneLayout:
     """Where the input side's phase planes put each pixel and each tile, for one call on N samples.
 
@@ -77,10 +89,7 @@ class PlaneLayout:
         _, _, self.th, self.tw = tile_counts(h, w, m, r, pad)
         self.ph, self.pw = self.th + ceil_div(a - m, m), self.tw + ceil_div(a - m, m)
         self.group = samples_per_task(self.th * self.tw, n)
-        rows, cols = np.arange(h) + pad, np.arange(w) + pad
-        plane = (rows % m)[:, None] * m + cols % m
-        within = (rows // m)[:, None] * self.pw + cols // m
-        self.pixels = (plane * (self.group * self.ph * self.pw) + within).ravel()
+        self.pixels = phase_positions(h, w, m, self.group * self.ph * self.pw, self.pw, pad)
         g, ty, tx = np.meshgrid(np.arange(self.group), np.arange(self.th), np.arange(self.tw), indexing="ij")
         self.tiles = ((g * self.ph + ty) * self.pw + tx).ravel()
 
@@ -157,12 +166,11 @@ def output_transform(mt, m, r, bias, out_shape, out=None):
     """mt: (a*a, F, N*TH*TW) -> y: out_shape = (N, F, OH, OW), plus bias[f]."""
     at = winograd_matrices(m, r)[0].astype(mt.dtype)
     y = np.empty(out_shape, dtype=mt.dtype) if out is None else check_out(out, out_shape, mt.dtype)
-    n, f, oh, ow = out_shape
+    _, _, oh, ow = out_shape
     tiles = np.kron(at, at) @ mt.reshape(mt.shape[0], -1)                 # (m*m, F*T)
     tw = ceil_div(ow, m)
-    rows, cols = np.arange(oh), np.arange(ow)
     # Output pixel (y, x) is entry (y % m, x % m) of tile (y // m, x // m).
-    sources = (((rows % m)[:, None] * m + cols % m) * tiles.shape[1] + (rows // m)[:, None] * tw + cols // m).ravel()
+    sources = phase_positions(oh, ow, m, tiles.shape[1], tw)
     _place_tiles(tiles.reshape(-1), sources, ceil_div(oh, m) * tw, bias.astype(mt.dtype), image_rows(y))
     return y
 
@@ -188,9 +196,8 @@ def output_transform_adjoint(dy, m, r, out=None):
     shape = (a * a, f, n * th * tw)
     dm = np.empty(shape, dtype=dy.dtype) if out is None else check_out(out, shape, dy.dtype)
     group = samples_per_task(th * tw, n)
-    rows, cols = np.arange(oh), np.arange(ow)
     # Where each output pixel goes in a task's (m, m, group * tiles) array of tile entries.
-    targets = (((rows % m)[:, None] * m + cols % m) * (group * th * tw) + (rows // m)[:, None] * tw + cols // m).ravel()
+    targets = phase_positions(oh, ow, m, group * th * tw, tw)
     _output_transform_adjoint_into(image_rows(np.ascontiguousarray(dy)), at, th * tw, group, targets, dm)
     return dm
 
