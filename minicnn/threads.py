@@ -30,7 +30,8 @@ for _name, _value in POOL_SETTINGS.items():
 def environment_before_settings():
     """A copy of os.environ with POOL_SETTINGS as they were before minicnn set them: for
     other software a program starts, which should run as its own users run it (the
-    benchmarks start PyTorch, whose OpenMP threads a passive wait policy would slow)."""
+    benchmarks start PyTorch, whose own OpenMP threads minicnn's passive wait would put
+    to sleep between calls)."""
     environment = dict(os.environ)
     for name, value in _ENVIRONMENT_BEFORE.items():
         if value is None:
