@@ -4,9 +4,16 @@ NumPy makes several passes over memory for each of these (a temporary for x - me
 for the product, one for the sum); here each is one pass (two for the variance), split
 between threads. Statistics run one channel per task, accumulating in float64; the
 elementwise passes run one (sample, channel) row per task, rows being contiguous.
+Below PARALLEL_MIN values a pass runs on one thread (numba_threads).
 """
 import numpy as np
 from numba import njit, prange
+
+from minicnn.kernels.numba_threads import threads_for
+
+# See numba_threads: between batch 1's calls (vgg_bn: up to 74,000 values) and batch 64's
+# (590,000 and up), which whole training steps run faster on two threads.
+PARALLEL_MIN = 1 << 18
 
 
 # fastmath lets LLVM reorder the sums, which is what vectorising a reduction takes.
@@ -32,7 +39,8 @@ def _channel_stats(x, mean, var):
 def channel_stats(x):
     x = np.ascontiguousarray(x)
     mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
-    _channel_stats(x, mean, var)
+    with threads_for(x.size, PARALLEL_MIN):
+        _channel_stats(x, mean, var)
     return mean, var
 
 
@@ -49,7 +57,8 @@ def _scale_shift(x, scale, shift, out):
 def scale_shift(x, scale, shift):
     x = np.ascontiguousarray(x)
     out = np.empty_like(x)
-    _scale_shift(x, scale.astype(x.dtype), shift.astype(x.dtype), out)
+    with threads_for(x.size, PARALLEL_MIN):
+        _scale_shift(x, scale.astype(x.dtype), shift.astype(x.dtype), out)
     return out
 
 
@@ -71,7 +80,8 @@ def _channel_grad_sums(dout, x, mean, sum_dout, sum_dout_centred):
 def channel_grad_sums(dout, x, mean):
     dout, x = np.ascontiguousarray(dout), np.ascontiguousarray(x)
     sum_dout, sum_dout_centred = np.empty(x.shape[1]), np.empty(x.shape[1])
-    _channel_grad_sums(dout, x, mean, sum_dout, sum_dout_centred)
+    with threads_for(x.size, PARALLEL_MIN):
+        _channel_grad_sums(dout, x, mean, sum_dout, sum_dout_centred)
     return sum_dout, sum_dout_centred
 
 
@@ -90,5 +100,6 @@ def input_gradient(dout, x, mean, k, j, i):
     dtype = np.result_type(dout, x)
     dout, x = np.ascontiguousarray(dout, dtype=dtype), np.ascontiguousarray(x, dtype=dtype)
     dx = np.empty_like(x)
-    _input_gradient(dout, x, *(np.asarray(v).astype(dtype) for v in (mean, k, j, i)), dx)
+    with threads_for(x.size, PARALLEL_MIN):
+        _input_gradient(dout, x, *(np.asarray(v).astype(dtype) for v in (mean, k, j, i)), dx)
     return dx

@@ -21,7 +21,12 @@ ms, backward 4.6 -> 2.1; on its last, 1.7 -> 1.0 and 1.1 -> 0.8.
 import numpy as np
 from numba import njit, prange
 
+from minicnn.kernels.numba_threads import threads_for
 from minicnn.kernels.shapes import conv_output_size
+
+# Training's passes run on one thread below this many input values (numba_threads): between
+# batch 1's calls (up to 102,000 values) and batch 64's (590,000 and up).
+PARALLEL_MIN = 1 << 18
 
 
 def maxpool_forward(x, ph, pw, stride):
@@ -29,10 +34,11 @@ def maxpool_forward(x, ph, pw, stride):
     n, c, h, w = x.shape
     shape = (n, c, conv_output_size(h, ph, stride, 0), conv_output_size(w, pw, stride, 0))
     out, argmax = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int32)
-    if (ph, pw, stride) == (2, 2, 2):
-        _maxpool_2x2_forward_into(x, out, argmax)
-    else:
-        _maxpool_forward_into(x, ph, pw, stride, out, argmax)
+    with threads_for(x.size, PARALLEL_MIN):
+        if (ph, pw, stride) == (2, 2, 2):
+            _maxpool_2x2_forward_into(x, out, argmax)
+        else:
+            _maxpool_forward_into(x, ph, pw, stride, out, argmax)
     return out, argmax
 
 
@@ -115,11 +121,12 @@ def _maxpool_into(x, ph, pw, stride, out):
 
 def maxpool_backward(dout, argmax, x_shape, ph, pw, stride):
     """dout, argmax: (N, C, OH, OW) -> dx: (N, C, H, W)."""
-    if (ph, pw, stride) == (2, 2, 2):
-        dx = np.empty(x_shape, dtype=dout.dtype)
-        _maxpool_2x2_backward_into(dout, argmax, dx)
-        return dx
-    return _maxpool_backward(dout, argmax, x_shape, ph, pw, stride)
+    with threads_for(np.prod(x_shape), PARALLEL_MIN):
+        if (ph, pw, stride) == (2, 2, 2):
+            dx = np.empty(x_shape, dtype=dout.dtype)
+            _maxpool_2x2_backward_into(dout, argmax, dx)
+            return dx
+        return _maxpool_backward(dout, argmax, x_shape, ph, pw, stride)
 
 
 @njit(parallel=True, cache=True)

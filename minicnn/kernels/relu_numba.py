@@ -3,21 +3,26 @@
 NumPy runs each of these as one thread, and backward as two passes (a mask, then a
 product). Here each is one pass over the flat arrays, split between the threads when
 the array is large (the report's first ReLU: 8 million values a batch, about half the
-time); below PARALLEL_MIN values, waking the threads would cost more than the work.
+time); below PARALLEL_MIN values one thread does it sooner than two (numba_threads).
 """
 import numpy as np
 from numba import njit, prange
 
+from minicnn.kernels.numba_threads import threads_for
+
+# See numba_threads: between batch 1's calls (up to 124,000 values, the report's first ReLU)
+# and batch 64's (590,000 and up), which whole training steps run faster on two threads.
 PARALLEL_MIN = 1 << 18
 
 
 def relu_forward(x):
     out = np.empty_like(x)
-    flat_x, flat_out = np.ascontiguousarray(x).reshape(-1), out.reshape(-1)
-    (_relu_forward_parallel if x.size >= PARALLEL_MIN else _relu_forward_serial)(flat_x, flat_out)
+    with threads_for(x.size, PARALLEL_MIN):
+        _relu_forward_into(np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
     return out
 
 
+@njit(parallel=True, cache=True)
 def _relu_forward_into(x, out):
     for i in prange(x.size):
         value = x[i]
@@ -26,18 +31,13 @@ def _relu_forward_into(x, out):
 
 def relu_backward(dout, out):
     dx = np.empty(dout.shape, dtype=np.result_type(dout, out))
-    flat = np.ascontiguousarray(dout).reshape(-1), np.ascontiguousarray(out).reshape(-1), dx.reshape(-1)
-    (_relu_backward_parallel if dout.size >= PARALLEL_MIN else _relu_backward_serial)(*flat)
+    with threads_for(dout.size, PARALLEL_MIN):
+        _relu_backward_into(np.ascontiguousarray(dout).reshape(-1), np.ascontiguousarray(out).reshape(-1),
+                            dx.reshape(-1))
     return dx
 
 
+@njit(parallel=True, cache=True)
 def _relu_backward_into(dout, out, dx):
     for i in prange(dout.size):
         dx[i] = dout[i] * (1 if out[i] > 0 else 0)
-
-
-# One loop each, compiled twice: prange is a plain range when parallel is off.
-_relu_forward_parallel = njit(parallel=True, cache=True)(_relu_forward_into)
-_relu_forward_serial = njit(cache=True)(_relu_forward_into)
-_relu_backward_parallel = njit(parallel=True, cache=True)(_relu_backward_into)
-_relu_backward_serial = njit(cache=True)(_relu_backward_into)
