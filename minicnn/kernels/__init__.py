@@ -19,5 +19,6 @@ minicnn.backend.active_kernels() returns the set of the active backend: the laye
 `active_kernels().im2col(...)`. `out`, where a kernel takes it, is an array of the
 result's shape to write into: reused between calls, it spares the operating system from
 handing out (and zeroing) fresh memory pages for every large temporary. The shape
-arithmetic both sides share is in `shapes`.
+arithmetic both sides share is in `shapes`; `numba_threads` decides, for the numba side,
+when a call is large enough to be worth waking more than one thread.
 """
