@@ -20,7 +20,7 @@ def evaluate_split(model, images, labels, mirror=False, batch_size=256, progress
     loss_sum, predictions = 0.0, []
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc="evaluating", unit="batch", disable=not progress):
-        probabilities = face_probabilities(model, normalize(images[start:start + batch_size]), mirror, batch_size)
+        probabilities = face_probabilities(model, normalize(images[start:start + batch_size]), mirror)
         truth = labels[start:start + batch_size]
         picked = probabilities[np.arange(len(truth)), truth]
         loss_sum += float(-np.log(np.maximum(picked, np.finfo(np.float32).tiny)).sum())

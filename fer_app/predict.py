@@ -11,9 +11,9 @@ import numpy as np
 MIRROR_AVERAGE = True
 
 
-def face_probabilities(model, faces, mirror=MIRROR_AVERAGE, batch_size=256):
+def face_probabilities(model, faces, mirror=MIRROR_AVERAGE):
     """faces: (N, 1, 48, 48) float32, as preprocess.normalize makes them -> (N, 7) probabilities."""
     if not mirror:
-        return model.predict_proba(faces, batch_size)
-    both = model.predict_proba(np.concatenate([faces, faces[..., ::-1]]), batch_size)
+        return model.predict_proba(faces)
+    both = model.predict_proba(np.concatenate([faces, faces[..., ::-1]]))
     return (both[:len(faces)] + both[len(faces):]) / 2

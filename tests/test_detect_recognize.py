@@ -22,9 +22,9 @@ class CountingModel:
         self.model = model
         self.batches = []
 
-    def predict_proba(self, x, batch_size=256):
+    def predict_proba(self, x, **options):
         self.batches.append(x.shape)
-        return self.model.predict_proba(x, batch_size)
+        return self.model.predict_proba(x, **options)
 
 
 @pytest.fixture(scope="module")
