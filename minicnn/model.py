@@ -16,12 +16,13 @@ FILE_VERSION = 1
 # exhaust a machine's memory: a model file declaring more is refused before anything is allocated.
 MAX_PARAMETERS = 100_000_000
 # Inference runs this many samples through the network at a time. A larger chunk makes
-# every layer's output larger: at 256 faces, the first layers' outputs are 75-130 MB each,
-# above the size (32 MB) from which the C library hands out fresh pages from the operating
-# system for every array, and the first touch of every page then costs more than the
-# arithmetic. Measured with predict_proba on 256 faces, chunk sizes taking turns in one
-# process (folded networks, 2 threads), images/s in chunks of 64 against one chunk of 256,
-# five runs: the report network 470/250, 513/245, 498/218, 504/282, 561/456; vgg_bn
+# every layer's output larger: at 256 faces the first layers' outputs are 75-130 MB each,
+# and streaming them through memory cost more than the arithmetic (vgg_bn at batch 256:
+# its first convolution 111 ms, the ReLU after it 127). Not through page faults alone:
+# with the C library told to keep freed memory (MALLOC_MMAP_THRESHOLD_), one chunk of 256
+# was no faster (the report network, one run each: 411 against 481 images/s). Measured
+# with predict_proba on 256 faces, chunk sizes taking turns in one process (folded
+# networks, 2 threads), images/s in chunks of 64 against one chunk of 256, five runs: the report network 470/250, 513/245, 498/218, 504/282, 561/456; vgg_bn
 # 257/277, 577/491, 765/434, 628/690, 806/630. Chunks of 32 were no better than 64, and 16
 # worse (Winograd wants several images).
 INFERENCE_CHUNK = 64

@@ -11,8 +11,9 @@ from numba import njit, prange
 
 from minicnn.kernels.numba_threads import threads_for
 
-# See numba_threads: between batch 1's calls (vgg_bn: up to 74,000 values) and batch 64's
-# (590,000 and up), which whole training steps run faster on two threads.
+# See numba_threads: between batch 1's calls (vgg_bn: up to 74,000 values) and the
+# convolutional layers' at batch 64 (590,000 and up), which whole training steps run
+# faster on two threads.
 PARALLEL_MIN = 1 << 18
 
 

@@ -16,7 +16,7 @@ from minicnn.kernels.shapes import check_out, conv_output_size
 # im2col runs on one thread below this many column values (numba_threads). Measured on
 # vgg_bn's 3x3 layers, 2 threads against 1, each call alone: at batch 1 (up to 330,000
 # values) one thread was faster on every layer (46 against 109 us on 32 channels 24x24,
-# 104 against 149 on 64), at batch 64 two threads were (3.7 against 7.7 ms on 64 channels 24x24).
+# 104 against 149 on 64), at batch 64 two threads were (4.3 against 7.7 ms on 64 channels 24x24).
 PARALLEL_MIN = 1 << 19
 
 

@@ -11,7 +11,8 @@ from numba import njit, prange
 from minicnn.kernels.numba_threads import threads_for
 
 # See numba_threads: between batch 1's calls (up to 124,000 values, the report's first ReLU)
-# and batch 64's (590,000 and up), which whole training steps run faster on two threads.
+# and the convolutional layers' at batch 64 (590,000 and up), which whole training steps
+# run faster on two threads.
 PARALLEL_MIN = 1 << 18
 
 

@@ -22,9 +22,9 @@ ALGORITHMS = ("auto", "im2col", "winograd")
 # channels. Measured in the whole networks (docs/winograd.md): 5x5 kernels pay always; for
 # 3x3 ones the saving in multiplications is smaller: it pays in training, where backward
 # reuses the transformed input, and in inference on large batches (level with im2col
-# from 4 to 16 images, ahead from 32), but at batches of 1 and 2 im2col wins. With few input channels (the report's first layer
-# has one) the per-position matrix products are too thin to pay for the transforms; 7x7
-# and up would need tiles larger than the accurate ones.
+# from 4 to 16 images, ahead from 32), but at batches of 1 and 2 im2col wins. With few
+# input channels (the report's first layer has one) the per-position matrix products are
+# too thin to pay for the transforms; 7x7 and up would need tiles larger than the accurate ones.
 AUTO_WINOGRAD_MIN_BATCH = {5: (1, 1), 3: (4, 1)}
 WINOGRAD_MIN_CHANNELS = 16
 
