@@ -109,7 +109,7 @@ class Trainer:
             raise AppError(f"loss became {loss} at epoch {state.epoch + 1}, batch {state.batch + 1} "
                            f"(lr {self.optimizer.lr:.3g}): training diverged; lower --lr. "
                            f"The last checkpoint ({self.checkpoint_path}) is intact")
-        self.model.backward(dlogits)
+        self.model.backward(dlogits, input_gradient=False)
         self.optimizer.step(self.model.named_parameters())
         seconds = time.perf_counter() - started
         state.running.add(loss, int((logits.argmax(axis=1) == y).sum()), len(y), seconds)

@@ -45,10 +45,29 @@ class Sequential:
             x = layer.forward(x, training=training)
         return x
 
-    def backward(self, dout):
-        for layer in reversed(self.layers):
+    def backward(self, dout, input_gradient=True):
+        """dL/dx for the model's input x; fills every layer's grads on the way.
+
+        input_gradient=False: returns None and skips the work only dL/dx needs: the first
+        layer with parameters computes its grads alone (backward_parameters), and the
+        layers before it, which have no grads, are not run. Training asks for this: nothing
+        reads the gradient of the images. (The report's first layer spent about 12 of its
+        26-31 ms of backward at batch 64 on dx; whole training steps, with and without, took
+        turns 40 times: 23 ms shorter without, the median of the pairs, of about 600.)
+        """
+        if input_gradient:
+            for layer in reversed(self.layers):
+                dout = layer.backward(dout)
+            return dout
+        first = self._first_layer_with_parameters()
+        for layer in reversed(self.layers[first + 1:]):
             dout = layer.backward(dout)
-        return dout
+        if first < len(self.layers):
+            self.layers[first].backward_parameters(dout)
+        return None
+
+    def _first_layer_with_parameters(self):
+        return next((index for index, layer in enumerate(self.layers) if layer.params), len(self.layers))
 
     def named_parameters(self):
         """(name, param, grad) for every parameter, named "<layer index>.<key>", e.g. "0.W"."""

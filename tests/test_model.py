@@ -60,6 +60,45 @@ def test_predict_does_not_use_dropout():
     np.testing.assert_array_equal(model.predict_proba(x), model.predict_proba(x))
 
 
+def _refuse(dout):
+    raise AssertionError("backward ran where only the parameters' gradients were asked for")
+
+
+@pytest.mark.parametrize("first, algorithm", [("relu", "im2col"), ("conv", "im2col"), ("conv", "winograd"),
+                                              ("dense", None)])
+def test_backward_without_input_gradient_fills_the_same_grads_and_skips_the_rest(first, algorithm):
+    """input_gradient=False: the first layer with parameters runs backward_parameters, never
+    backward, and the parameterless layers before it do not run; every grad is what a full
+    backward gives."""
+    rng = np.random.default_rng(0)
+    if first == "dense":
+        layers = [Flatten(), Dense(2 * 6 * 6, 5, rng=rng), ReLU(), Dense(5, 3, rng=rng)]
+    else:
+        convs = [Conv2D(2, 16, 3, rng=rng, algorithm=algorithm), ReLU(), Conv2D(16, 4, 3, rng=rng, algorithm=algorithm)]
+        layers = ([ReLU()] if first == "relu" else []) + convs + [Flatten(), Dense(4 * 2 * 2, 3, rng=rng)]
+    model = Sequential(layers)
+    x, dlogits = rng.standard_normal((3, 2, 6, 6)), rng.standard_normal((3, 3))
+    model.astype(np.float64).forward(x, training=True)
+    assert model.backward(dlogits).shape == x.shape
+    full = {name: grad.copy() for name, _, grad in model.named_parameters()}
+    first_with_parameters = next(layer for layer in model.layers if layer.params)
+    for layer in model.layers[:model.layers.index(first_with_parameters) + 1]:
+        layer.backward = _refuse
+    for _, _, grad in model.named_parameters():
+        grad[...] = np.nan
+    model.forward(x, training=True)
+    assert model.backward(dlogits, input_gradient=False) is None
+    for name, _, grad in model.named_parameters():
+        np.testing.assert_allclose(grad, full[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_backward_without_input_gradient_of_a_model_without_parameters():
+    model = Sequential([ReLU(), Flatten()])
+    x = np.ones((2, 1, 3, 3))
+    model.forward(x)
+    assert model.backward(np.ones((2, 9)), input_gradient=False) is None
+
+
 def test_save_and_load_round_trip(tmp_path):
     model = report_cnn(seed=2)
     model.meta = {"classes": ["a", "b"], "note": "hello"}

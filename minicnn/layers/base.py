@@ -2,6 +2,7 @@
 
     out = layer.forward(x, training)   caches what backward will need
     dx = layer.backward(dout)          dL/dx from dL/dout; fills layer.grads, never writes into dout
+    layer.backward_parameters(dout)    fills layer.grads alone: for the first layer, whose dx nobody reads
 
 `params` and `grads` are dicts of arrays with the same keys and shapes ("W", "b");
 optimizers update `params` in place from `grads`. `state` holds arrays a layer learns
@@ -41,6 +42,11 @@ class Layer:
 
     def backward(self, dout):
         raise NotImplementedError
+
+    def backward_parameters(self, dout):
+        """What backward does to grads, without dL/dx. Layers whose dx costs real work (Conv2D,
+        Dense) skip it; the others simply run backward."""
+        self.backward(dout)
 
     def output_shape(self, input_shape):
         """Shape of one output sample given the shape of one input sample (no batch axis)."""

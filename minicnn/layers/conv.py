@@ -172,20 +172,29 @@ class Conv2D(Layer):
 
     def backward(self, dout):
         """dout: (N, F, OH, OW) -> dx: (N, C, H, W); fills grads["W"] and grads["b"]."""
+        return self._backward(dout, input_gradient=True)
+
+    def backward_parameters(self, dout):
+        """grads["W"] and grads["b"] from dout, without dx (its product and col2im, or Winograd's
+        dV product and input transform adjoint)."""
+        self._backward(dout, input_gradient=False)
+
+    def _backward(self, dout, input_gradient):
         if self._cache.winograd:
-            return self._backward_winograd(dout)
+            return self._backward_winograd(dout, input_gradient)
         x = self._cache.x
         (kh, kw), stride, pad = self.kernel_size, self.stride, self.pad
         w_rows = self.params["W"].reshape(self.out_channels, -1)                # (F, C*KH*KW)
         dout_rows = dout.reshape(len(dout), self.out_channels, -1)              # (N, F, OH*OW)
         dw_rows = np.zeros_like(w_rows)
-        dx = np.empty(x.shape, dtype=np.result_type(dout, w_rows))
+        dx = np.empty(x.shape, dtype=np.result_type(dout, w_rows)) if input_gradient else None
         for batch, cols in self._im2col_chunks(x):
             for dout_n, cols_n in zip(dout_rows[batch], cols):
                 dw_rows += dout_n @ cols_n.T                                    # dW = sum of dout_rows @ cols.T
-            # dx = col2im(W_rows.T @ dout_rows)
-            dcols = np.matmul(w_rows.T, dout_rows[batch], out=self._scratch_buffer("dcols", cols.shape, dx.dtype))
-            active_kernels().col2im(dcols, dx[batch].shape, kh, kw, stride, pad, out=dx[batch])
+            if input_gradient:                                                  # dx = col2im(W_rows.T @ dout_rows)
+                dcols = np.matmul(w_rows.T, dout_rows[batch],
+                                  out=self._scratch_buffer("dcols", cols.shape, dx.dtype))
+                active_kernels().col2im(dcols, dx[batch].shape, kh, kw, stride, pad, out=dx[batch])
         self.grads["W"][...] = dw_rows.reshape(self.params["W"].shape)
         self.grads["b"][...] = dout.sum(axis=(0, 2, 3))                         # db = sum over n, y, x
         return dx
@@ -244,7 +253,7 @@ class Conv2D(Layer):
                 m, weights.copy(), active_kernels().winograd_filter_transform(weights, m))
         return last.u
 
-    def _backward_winograd(self, dout):
+    def _backward_winograd(self, dout, input_gradient):
         """dM = A dout A.T per tile; dU = dM @ V.T; dV = U.T @ dM; dx = tiles of B dV B.T, summed."""
         kernels = active_kernels()
         x, _, m, u, v = self._cache
@@ -255,6 +264,8 @@ class Conv2D(Layer):
             "m", (u.shape[0], u.shape[1], v.shape[2]), dout.dtype))
         self.grads["W"][...] = kernels.winograd_filter_transform_adjoint(np.matmul(dm, v.transpose(0, 2, 1)), m, r)
         self.grads["b"][...] = dout.sum(axis=(0, 2, 3))
+        if not input_gradient:
+            return None
         dv = np.matmul(u.transpose(0, 2, 1), dm, out=self._scratch_buffer("dv", v.shape, dm.dtype))
         return kernels.winograd_input_transform_adjoint(dv, x.shape, m, r, pad)
 

@@ -40,9 +40,12 @@ class Dense(Layer):
         return x @ self.params["W"] + self.params["b"]
 
     def backward(self, dout):
+        self.backward_parameters(dout)
+        return dout @ self.params["W"].T
+
+    def backward_parameters(self, dout):
         self.grads["W"][...] = self._x.T @ dout
         self.grads["b"][...] = dout.sum(axis=0)
-        return dout @ self.params["W"].T
 
     def config(self):
         return {"in_features": self.in_features, "out_features": self.out_features, "init": self.init}
