@@ -127,19 +127,22 @@ def test_winograd_kernels_agree(case, dtype):
 
 
 @needs_numba
-@pytest.mark.parametrize("samples_per_task", [1, 2, 5])
-def test_winograd_tasks_of_several_samples_agree(samples_per_task, monkeypatch):
-    """Threads take a few samples at once (a short last group here: 5 samples in twos)."""
+@pytest.mark.parametrize("batch", [5, 1])
+@pytest.mark.parametrize("images_per_task", [1, 2, 5])
+def test_winograd_tasks_of_several_images_agree(images_per_task, batch, monkeypatch):
+    """Threads take a few images at once: samples of one channel, or (the forward input
+    transform) images counted channel by channel, which at batch 1 are channels and at
+    batch 5 in twos straddle channels; a short last group."""
     from minicnn.kernels import winograd_numba
     m, r, pad = 3, 3, 1
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((5, 3, 7, 8))
+    x = rng.standard_normal((batch, 3, 7, 8))
     _, _, th, tw = winograd_numba.tile_counts(7, 8, m, r, pad)
-    monkeypatch.setattr(winograd_numba, "TASK_TILES", samples_per_task * th * tw)
-    assert winograd_numba.samples_per_task(th * tw, 5) == samples_per_task
-    assert winograd_numba.samples_per_task(th * tw, 1) == 1                 # never more than the batch
+    monkeypatch.setattr(winograd_numba, "TASK_TILES", images_per_task * th * tw)
+    assert winograd_numba.images_per_task(th * tw, 15) == images_per_task
+    assert winograd_numba.images_per_task(th * tw, 1) == 1                  # never more than the call has
     v = active_kernels().winograd_input_transform(x, m, r, pad)
-    dy = rng.standard_normal((5, 4, 7, 8))
+    dy = rng.standard_normal((batch, 4, 7, 8))
     assert_backends_agree(lambda: (active_kernels().winograd_input_transform(x, m, r, pad),
                                    active_kernels().winograd_input_transform_adjoint(v, x.shape, m, r, pad),
                                    active_kernels().winograd_output_transform_adjoint(dy, m, r)), np.float64)
@@ -331,7 +334,8 @@ def test_winograd_kernels_refuse_to_write_through_a_copy():
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 4), c=st.integers(1, 3), h=st.integers(2, 11), w=st.integers(2, 11), seed=st.integers(0, 2**31))
 def test_the_2x2_pooling_twins_agree_on_any_shape_with_ties_and_nans(n, c, h, w, seed):
-    """Small whole numbers make ties in most windows; a few NaNs must win where they sit."""
+    """Small whole numbers make ties in most windows; a few NaNs must win where they sit.
+    Training's pair and inference's maxima alone."""
     rng = np.random.default_rng(seed)
     x = rng.integers(-2, 3, (n, c, h, w)).astype(np.float32)
     x[rng.random(x.shape) < 0.05] = np.nan
@@ -339,7 +343,8 @@ def test_the_2x2_pooling_twins_agree_on_any_shape_with_ties_and_nans(n, c, h, w,
 
     def run():
         out, argmax = active_kernels().maxpool_forward(x, 2, 2, 2)
-        return out, argmax, active_kernels().maxpool_backward(dout, argmax, x.shape, 2, 2, 2)
+        return (out, argmax, active_kernels().maxpool_backward(dout, argmax, x.shape, 2, 2, 2),
+                active_kernels().maxpool(x, 2, 2, 2))
 
     for reference, compiled in zip(run_with_backend("numpy", run), run_with_backend("numba", run)):
         np.testing.assert_array_equal(compiled, reference)                 # exact: pooling only copies
@@ -365,3 +370,42 @@ def test_winograd_kernels_agree_on_any_shape(n, c, f, h, w, r, pad, m, seed):
                 kernels.winograd_input_transform_adjoint(v, x.shape, m, r, pad))
 
     assert_backends_agree(run, np.float64, relative_to_max=True)
+
+
+@needs_numba
+@pytest.mark.parametrize("stack, rows, inner, columns", [(64, 64, 64, 100), (5, 3, 4, 2), (1, 8, 8, 8),
+                                                         (3, 128, 128, 128)])
+def test_stacked_matmul_split_over_threads_is_numpys_product(stack, rows, inner, columns, monkeypatch):
+    """Small stacks are split over the threads (all but the last two cases here), large
+    products go to np.matmul whole; either way each product is BLAS's, so the same bits."""
+    import numba
+
+    from minicnn.kernels import matmul_threads
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((stack, rows, inner)).astype(np.float32)
+    b = rng.standard_normal((stack, inner, columns)).astype(np.float32)
+    split = []
+    monkeypatch.setattr(matmul_threads, "_helpers", _RecordingPool(matmul_threads._helpers, split))
+    threads_before = numba.get_num_threads()
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    try:
+        out = np.full((stack, rows, columns), np.nan, dtype=np.float32)
+        assert matmul_threads.stacked_matmul(a, b, out=out) is out
+        expected = np.stack([x @ y for x, y in zip(a, b)])
+        np.testing.assert_array_equal(out, expected)
+        np.testing.assert_array_equal(matmul_threads.stacked_matmul(a, b), expected)
+        small = stack > 1 and rows * inner * columns < matmul_threads.SPLIT_MIN_PRODUCT
+        assert bool(split) == (small and numba.get_num_threads() > 1)
+    finally:
+        numba.set_num_threads(threads_before)
+
+
+class _RecordingPool:
+    """A thread pool that notes each part it is given, then runs it in the real one."""
+
+    def __init__(self, pool, record):
+        self.pool, self.record = pool, record
+
+    def submit(self, fn, *args, **kwargs):
+        self.record.append(len(args[0]))
+        return self.pool.submit(fn, *args, **kwargs)

@@ -9,6 +9,9 @@
     relu_forward(x), relu_backward(dout, out)      max(x, 0) and its gradient
     batchnorm_*                                    batch normalisation's per-channel passes
                                                    over (N, C, L) (see batchnorm_numpy)
+    stacked_matmul(a, b, out=None)                 (P, M, K) @ (P, K, N) -> (P, M, N), np.matmul's
+                                                   contract (the numba side splits small stacks
+                                                   over threads: matmul_threads)
     winograd_*                                     the transforms of a Winograd F(m, r)
                                                    convolution and their adjoints
                                                    (shapes in winograd_numpy)

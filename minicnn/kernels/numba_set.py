@@ -8,6 +8,7 @@ from minicnn.kernels.batchnorm_numba import channel_stats as batchnorm_stats
 from minicnn.kernels.batchnorm_numba import input_gradient as batchnorm_input_gradient
 from minicnn.kernels.batchnorm_numba import scale_shift as batchnorm_scale_shift
 from minicnn.kernels.im2col_numba import col2im, im2col
+from minicnn.kernels.matmul_threads import stacked_matmul
 from minicnn.kernels.pool_numba import maxpool, maxpool_backward, maxpool_forward
 from minicnn.kernels.relu_numba import relu_backward, relu_forward
 from minicnn.kernels.winograd_numba import filter_transform as winograd_filter_transform

@@ -2,6 +2,8 @@
 
 minicnn.backend.active_kernels() returns this module while the "numpy" backend is active.
 """
+from numpy import matmul as stacked_matmul   # the reference: NumPy's own, one product after another
+
 from minicnn.kernels.batchnorm_numpy import channel_grad_sums as batchnorm_grad_sums
 from minicnn.kernels.batchnorm_numpy import channel_stats as batchnorm_stats
 from minicnn.kernels.batchnorm_numpy import input_gradient as batchnorm_input_gradient

@@ -90,8 +90,28 @@ def maxpool(x, ph, pw, stride):
     """x: (N, C, H, W) -> out: (N, C, OH, OW), the maxima alone."""
     n, c, h, w = x.shape
     out = np.empty((n, c, conv_output_size(h, ph, stride, 0), conv_output_size(w, pw, stride, 0)), dtype=x.dtype)
-    _maxpool_into(np.ascontiguousarray(x), ph, pw, stride, out)
+    if (ph, pw, stride) == (2, 2, 2):
+        _maxpool_2x2_into(np.ascontiguousarray(x), out)
+    else:
+        _maxpool_into(np.ascontiguousarray(x), ph, pw, stride, out)
     return out
+
+
+@njit(cache=True)
+def _maxpool_2x2_into(x, out):
+    """The 2x2 window moved by 2, as training's twin below: selections the compiler vectorises."""
+    n, c, oh, ow = out.shape
+    for sample in range(n):
+        for channel in range(c):
+            for y in range(oh):
+                top, bottom = x[sample, channel, 2 * y], x[sample, channel, 2 * y + 1]
+                maxima = out[sample, channel, y]
+                for xx in range(ow):
+                    best, best_k = top[2 * xx], 0
+                    best, best_k = _challenge(best, best_k, top[2 * xx + 1], 1)
+                    best, best_k = _challenge(best, best_k, bottom[2 * xx], 2)
+                    best, best_k = _challenge(best, best_k, bottom[2 * xx + 1], 3)
+                    maxima[xx] = best
 
 
 @njit(cache=True)

@@ -1,12 +1,14 @@
 """Winograd transforms compiled with numba: same contract as winograd_numpy (see there).
 
-Threads take one channel of a few whole samples each (TASK_TILES), so no two threads
-ever write the same element. Within a task, the loops are arranged so that the innermost
-one runs over all the task's tiles at once, a long contiguous loop the compiler turns
-into vector instructions, instead of over the 8 entries of one tile. (Taking one sample
-at a time, the report's last conv layer had loops of 16 tiles; grouping samples made
-its three transforms 2-3 times faster, and the transforms of all three Winograd layers
-about 1.5 times: 187 to 120 ms a training step at batch 64.)
+Threads take a few whole images each (TASK_TILES tiles' worth; an image is one channel of
+one sample), so no two threads ever write the same element: in the adjoints a few samples
+of one channel, in the forward input transform a few images counted channel by channel,
+which at batch 1 means a few channels. Within a task, the loops are arranged so that the
+innermost one runs over all the task's tiles at once, a long contiguous loop the compiler
+turns into vector instructions, instead of over the 8 entries of one tile. (Taking one
+sample at a time, the report's last conv layer had loops of 16 tiles; grouping samples
+made its three transforms 2-3 times faster, and the transforms of all three Winograd
+layers about 1.5 times: 187 to 120 ms a training step at batch 64.)
 
 The trick for the input side is a polyphase split of the zero-padded image: with
 output tiles m apart, pixel (k*m + p, l*m + q) goes to plane (p, q) at (k, l). Input
@@ -36,6 +38,8 @@ contiguous per task, with loops: there the product measured no faster. The input
 stays loops: kron(BT, BT) is (a*a, a*a), four times the arithmetic of the two passes
 above. The filter transforms are one small matrix product each and stay in NumPy.
 """
+from functools import lru_cache
+
 import numpy as np
 from numba import njit, prange
 
@@ -53,15 +57,25 @@ __all__ = ["filter_transform", "filter_transform_adjoint", "input_transform", "i
            "output_transform", "output_transform_adjoint"]
 
 
-def samples_per_task(tiles_per_image, batch_size):
-    """How many samples a thread's task takes at once: about TASK_TILES tiles' worth, and
-    no more than the batch has (a task's scratch arrays are sized for that many)."""
-    return max(1, min(batch_size, TASK_TILES // tiles_per_image))
+def images_per_task(tiles_per_image, images):
+    """How many images a thread's task takes at once: about TASK_TILES tiles' worth, and no
+    more than the call has (a task's scratch arrays are sized for that many)."""
+    return max(1, min(images, TASK_TILES // tiles_per_image))
 
 
 ceil_div_compiled = njit(inline="always")(ceil_div)   # the same function, callable from compiled loops
 
 
+def read_only(array):
+    array.setflags(write=False)
+    return array
+
+
+# The index maps and matrices below depend on the layer's shapes alone, so each is computed
+# once and kept (read-only): at batch 1, computing them took 0.17 ms of the report's 5x5
+# layer's 4 (np.kron 58 us, a PlaneLayout 86, the output's map 30: NumPy calls on small
+# arrays cost more than their arithmetic).
+@lru_cache(maxsize=256)
 def phase_positions(h, w, m, phase_stride, row_length, pad=0):
     """Where each pixel of an h x w image goes when the image, shifted by `pad`, is split m x m
     ways: pixel (y, x), numbered y*w + x, at Y = y + pad, X = x + pad, belongs to phase
@@ -71,27 +85,38 @@ def phase_positions(h, w, m, phase_stride, row_length, pad=0):
     the output side's tiles (phase = entry, position within = tile)."""
     rows, cols = np.arange(h) + pad, np.arange(w) + pad
     phase = (rows % m)[:, None] * m + cols % m
-    return (phase * phase_stride + (rows // m)[:, None] * row_length + cols // m).ravel()
+    return read_only((phase * phase_stride + (rows // m)[:, None] * row_length + cols // m).ravel())
 
 
 class PlaneLayout:
-    """Where the input side's phase planes put each pixel and each tile, for one call on N samples.
+    """Where the input side's phase planes put each pixel and each tile, for one call that
+    stacks `images` H x W images (one channel each) a task at a time.
 
     A task's planes are an (m, m, group * PH * PW) array: plane (p, q) holds the task's
-    samples one below the other, each PH x PW. PH = TH plus the rows the last tile
+    images one below the other, each PH x PW. PH = TH plus the rows the last tile
     reaches below its own (the same for PW).
-        pixels[y*W + x]  flat index in the planes of sample 0's pixel (y, x)
+        pixels[y*W + x]  flat index in the planes of image 0's pixel (y, x)
         tiles[t]         index within a plane of tile t = (g, ty, tx) of the task, numbered as in V
     """
 
-    def __init__(self, n, h, w, m, r, pad):
+    def __init__(self, images, h, w, m, r, pad):
         a = m + r - 1
         _, _, self.th, self.tw = tile_counts(h, w, m, r, pad)
         self.ph, self.pw = self.th + ceil_div(a - m, m), self.tw + ceil_div(a - m, m)
-        self.group = samples_per_task(self.th * self.tw, n)
+        self.group = images_per_task(self.th * self.tw, images)
         self.pixels = phase_positions(h, w, m, self.group * self.ph * self.pw, self.pw, pad)
         g, ty, tx = np.meshgrid(np.arange(self.group), np.arange(self.th), np.arange(self.tw), indexing="ij")
-        self.tiles = ((g * self.ph + ty) * self.pw + tx).ravel()
+        self.tiles = read_only(((g * self.ph + ty) * self.pw + tx).ravel())
+
+
+plane_layout = lru_cache(maxsize=128)(PlaneLayout)   # PlaneLayout(...), computed once per shape
+
+
+@lru_cache(maxsize=64)
+def output_matrix(m, r, dtype):
+    """kron(AT, AT), (m*m, a*a), in dtype: the output transform of a whole tile as one matrix."""
+    at = winograd_matrices(m, r)[0]
+    return read_only(np.kron(at, at).astype(dtype))
 
 
 def image_rows(array):
@@ -105,7 +130,7 @@ def image_rows(array):
 def input_transform(x, m, r, pad, out=None):
     """x: (N, C, H, W) -> V: (a*a, C, N*TH*TW)."""
     n, c, h, w = x.shape
-    layout = PlaneLayout(n, h, w, m, r, pad)
+    layout = plane_layout(n * c, h, w, m, r, pad)
     bt = winograd_matrices(m, r)[2].astype(x.dtype)
     shape = (bt.shape[0] ** 2, c, n * layout.th * layout.tw)
     v = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
@@ -130,20 +155,26 @@ def _add_scaled(dst, coef, src, count):
 
 @njit(parallel=True, cache=True)
 def _input_transform_into(x, bt, m, th, tw, ph, pw, group, pixels, tiles, v):
+    # A task stacks `group` images, numbered channel by channel (image k: channel k // N,
+    # sample k % N): in training, a few samples of one channel; at batch 1, a few channels,
+    # which gives the passes below loops several images long (the report's 5x5 layer at
+    # batch 1: 500 tiles instead of 100).
     n, c, hw = x.shape
     a = bt.shape[0]
     reach = ph - th                                      # plane rows a tile reads below its own
-    for task in prange(ceil_div_compiled(n, group) * c):
-        first_sample, channel = task // c * group, task % c
-        count = min(group, n - first_sample)
-        planes = np.zeros((m, m, group * ph * pw), dtype=x.dtype)   # the samples' planes, one below the other
+    per_image = th * tw
+    for task in prange(ceil_div_compiled(n * c, group)):
+        first_image = task * group
+        count = min(group, n * c - first_image)
+        planes = np.zeros((m, m, group * ph * pw), dtype=x.dtype)   # the images' planes, one below the other
         flat_planes = planes.reshape(-1)
         for g in range(count):
-            image, offset = x[first_sample + g, channel], g * ph * pw
+            channel, sample = divmod(first_image + g, n)
+            image, offset = x[sample, channel], g * ph * pw
             for t in range(hw):
                 flat_planes[pixels[t] + offset] = image[t]
         # Both passes run down the whole stack: the `reach` rows of tiles at the foot of
-        # each sample's planes read into the next sample's, and are dropped at the end.
+        # each image's planes read into the next image's, and are dropped at the end.
         length = (count * ph - reach) * pw
         rows = np.zeros((a, m, length + pw), dtype=x.dtype)
         for xi in range(a):                              # vertical: BT down the columns of every tile
@@ -151,23 +182,24 @@ def _input_transform_into(x, bt, m, th, tw, ph, pw, group, pixels, tiles, v):
                 for q in range(m):
                     _add_scaled(rows[xi, q], bt[xi, i], planes[i % m, q, (i // m) * pw:], length)
         block = np.empty(length, dtype=x.dtype)
-        task_tiles, first_tile = count * th * tw, first_sample * th * tw
         for xi in range(a):                              # horizontal: BT along the rows of every tile
             for nu in range(a):
                 block[:] = 0
                 for j in range(a):
                     _add_scaled(block, bt[nu, j], rows[xi, j % m, j // m:], length)
-                dst = v[xi * a + nu, channel, first_tile:first_tile + task_tiles]
-                for t in range(task_tiles):              # keep each sample's tiles, in tile order
-                    dst[t] = block[tiles[t]]
+                for g in range(count):                   # keep each image's tiles, in tile order
+                    channel, sample = divmod(first_image + g, n)
+                    dst = v[xi * a + nu, channel, sample * per_image:(sample + 1) * per_image]
+                    where = tiles[g * per_image:(g + 1) * per_image]
+                    for t in range(per_image):
+                        dst[t] = block[where[t]]
 
 
 def output_transform(mt, m, r, bias, out_shape, out=None):
     """mt: (a*a, F, N*TH*TW) -> y: out_shape = (N, F, OH, OW), plus bias[f]."""
-    at = winograd_matrices(m, r)[0].astype(mt.dtype)
     y = np.empty(out_shape, dtype=mt.dtype) if out is None else check_out(out, out_shape, mt.dtype)
     _, _, oh, ow = out_shape
-    tiles = np.kron(at, at) @ mt.reshape(mt.shape[0], -1)                 # (m*m, F*T)
+    tiles = output_matrix(m, r, mt.dtype) @ mt.reshape(mt.shape[0], -1)  # (m*m, F*T)
     tw = ceil_div(ow, m)
     # Output pixel (y, x) is entry (y % m, x % m) of tile (y // m, x // m).
     sources = phase_positions(oh, ow, m, tiles.shape[1], tw)
@@ -195,7 +227,7 @@ def output_transform_adjoint(dy, m, r, out=None):
     th, tw = ceil_div(oh, m), ceil_div(ow, m)
     shape = (a * a, f, n * th * tw)
     dm = np.empty(shape, dtype=dy.dtype) if out is None else check_out(out, shape, dy.dtype)
-    group = samples_per_task(th * tw, n)
+    group = images_per_task(th * tw, n)
     # Where each output pixel goes in a task's (m, m, group * tiles) array of tile entries.
     targets = phase_positions(oh, ow, m, group * th * tw, tw)
     _output_transform_adjoint_into(image_rows(np.ascontiguousarray(dy)), at, th * tw, group, targets, dm)
@@ -233,7 +265,7 @@ def _output_transform_adjoint_into(dy, at, tiles, group, targets, dm):
 def input_transform_adjoint(dv, x_shape, m, r, pad, out=None):
     """dv: (a*a, C, N*TH*TW) -> dx: x_shape = (N, C, H, W), overlapping tiles summed."""
     n, c, h, w = x_shape
-    layout = PlaneLayout(n, h, w, m, r, pad)
+    layout = plane_layout(n, h, w, m, r, pad)          # a task: a few samples of one channel
     bt = winograd_matrices(m, r)[2].astype(dv.dtype)
     dx = np.empty(x_shape, dtype=dv.dtype) if out is None else check_out(out, x_shape, dv.dtype)
     _input_transform_adjoint_into(dv, bt, m, layout.th, layout.tw, layout.ph, layout.pw, layout.group,

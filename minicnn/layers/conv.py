@@ -237,7 +237,7 @@ class Conv2D(Layer):
             count = (batch.stop - batch.start) * tiles
             v = kernels.winograd_input_transform(x[batch], m, r, pad,
                                                  out=self._scratch_buffer("v", (a2, self.in_channels, count), x.dtype))
-            products = np.matmul(u, v, out=self._scratch_buffer("m", (a2, f, count), out.dtype))
+            products = kernels.stacked_matmul(u, v, out=self._scratch_buffer("m", (a2, f, count), out.dtype))
             kernels.winograd_output_transform(products, m, r, self.params["b"], out[batch].shape, out=out[batch])
         self._cache = ForwardCache(x, winograd=True, m=m, u=u, v=v if training else None)
         return out
