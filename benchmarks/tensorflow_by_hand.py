@@ -82,7 +82,7 @@ def main():
     if subprocess.run([args.tf_python, "-c", "import tensorflow"], capture_output=True).returncode != 0:
         print(f"failed: {args.tf_python} cannot import tensorflow", file=sys.stderr)
         return 1
-    from benchmarks.bench import run_worker
+    from benchmarks.bench import machine_description, run_worker
     runs = {"minicnn train": [], "minicnn infer": [], "tensorflow": []}
     for round_number in range(args.rounds):
         print(f"round {round_number + 1}/{args.rounds} ...", file=sys.stderr, flush=True)
@@ -104,7 +104,7 @@ def main():
             ("inference, batch 256 (images/s)", median("minicnn infer", "images_per_s_b256"),
              median("tensorflow", "images_per_s_b256"), False)]
     print(f"report network, {args.threads} threads, medians of {args.rounds} rounds taking turns; "
-          f"TensorFlow {runs['tensorflow'][0]['version']}\n")
+          f"TensorFlow {runs['tensorflow'][0]['version']}; {machine_description()}\n")
     print("| measure | minicnn numba | Keras/TensorFlow | minicnn / TensorFlow (speed) |\n|---|---|---|---|")
     for label, ours, theirs, lower_is_better in rows:
         speed_ratio = theirs / ours if lower_is_better else ours / theirs

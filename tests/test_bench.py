@@ -21,3 +21,15 @@ def test_other_frameworks_run_without_minicnns_thread_pool_settings(monkeypatch)
     assert {kind for kind, env in started.items() if "AS_BEFORE" in env} == {"torch", "onnxruntime"}
     assert started["minicnn"]["OMP_WAIT_POLICY"] == "PASSIVE"
     assert all(env["OMP_NUM_THREADS"] == "2" and env["NUMBA_NUM_THREADS"] == "2" for env in started.values())
+
+
+def test_machine_description_names_the_cpu_and_its_widest_vectors(tmp_path):
+    """The ratios depend on the CPU's vector width (TensorFlow's against minicnn's moved 2.4x
+    between an AVX-512 and an AVX2 machine), so the tables say which ran."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\ncpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n"
+                       "flags\t\t: fpu sse avx avx2 avx512f avx512vl\n")
+    assert "AMD EPYC (family 26 model 2), AVX-512," in bench.machine_description(cpuinfo)
+    cpuinfo.write_text(cpuinfo.read_text().replace(" avx512f avx512vl", ""))
+    assert ", AVX2," in bench.machine_description(cpuinfo)
+    assert "cores" in bench.machine_description(tmp_path / "missing")
