@@ -406,8 +406,8 @@ def main():
         figures = collect_busy(run_worker, args.arch, args.threads, args.rounds)
         print(busy_table(figures))
         if args.json:
-            write_json(args.json, {"date": date.today().isoformat(), "threads": args.threads, "rounds": args.rounds,
-                                   "one_core_busy": figures})
+            write_json(args.json, {"date": date.today().isoformat(), "machine": machine_description(),
+                                   "threads": args.threads, "rounds": args.rounds, "one_core_busy": figures})
         return
     results = collect(args.threads, with_video=not args.no_video, rounds=args.rounds, archs=args.arch)
     print(table(results))
