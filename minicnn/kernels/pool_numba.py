@@ -52,6 +52,15 @@ def _challenge(best, best_k, value, k):
     return (value if take else best), (k if take else best_k)
 
 
+@njit(inline="always")
+def _window_2x2(top, bottom, left):
+    """(maximum, its position 0-3) of the window of rows top and bottom at columns left, left + 1."""
+    best, best_k = top[left], 0
+    best, best_k = _challenge(best, best_k, top[left + 1], 1)
+    best, best_k = _challenge(best, best_k, bottom[left], 2)
+    return _challenge(best, best_k, bottom[left + 1], 3)
+
+
 @njit(parallel=True, cache=True)
 def _maxpool_2x2_forward_into(x, out, argmax):
     n, c, oh, ow = out.shape
@@ -61,12 +70,7 @@ def _maxpool_2x2_forward_into(x, out, argmax):
             top, bottom = x[sample, channel, 2 * y], x[sample, channel, 2 * y + 1]
             maxima, positions = out[sample, channel, y], argmax[sample, channel, y]
             for xx in range(ow):
-                best, best_k = top[2 * xx], 0
-                best, best_k = _challenge(best, best_k, top[2 * xx + 1], 1)
-                best, best_k = _challenge(best, best_k, bottom[2 * xx], 2)
-                best, best_k = _challenge(best, best_k, bottom[2 * xx + 1], 3)
-                maxima[xx] = best
-                positions[xx] = best_k
+                maxima[xx], positions[xx] = _window_2x2(top, bottom, 2 * xx)
 
 
 @njit(parallel=True, cache=True)
@@ -109,11 +113,7 @@ def _maxpool_2x2_into(x, out):
                 top, bottom = x[sample, channel, 2 * y], x[sample, channel, 2 * y + 1]
                 maxima = out[sample, channel, y]
                 for xx in range(ow):
-                    best, best_k = top[2 * xx], 0
-                    best, best_k = _challenge(best, best_k, top[2 * xx + 1], 1)
-                    best, best_k = _challenge(best, best_k, bottom[2 * xx], 2)
-                    best, best_k = _challenge(best, best_k, bottom[2 * xx + 1], 3)
-                    maxima[xx] = best
+                    maxima[xx] = _window_2x2(top, bottom, 2 * xx)[0]
 
 
 @njit(cache=True)
