@@ -257,18 +257,18 @@ def machine_description(cpuinfo=Path("/proc/cpuinfo")):
     """Architecture, cores, the CPU and its widest vector instructions: the ratios depend on
     them (TensorFlow trained the report network at 0.99-1.35 times minicnn's speed on an
     AVX-512 Zen 5, and at 0.41 times on an AVX2 Zen 3)."""
-    cpu = platform.processor() or platform.platform()
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
     try:
-        info = cpuinfo.read_text()
+        first_cpu = cpuinfo.read_text().split("\n\n")[0]     # every core repeats the same block
     except OSError:      # not Linux
-        return f"{platform.machine()}, {os.cpu_count()} cores, {cpu}"
-    fields = dict(line.split(":", 1) for line in info.splitlines()[:30] if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
+        return f"{machine}, {platform.processor() or platform.platform()}"
+    fields = {key.strip(): value.strip() for key, _, value in
+              (line.partition(":") for line in first_cpu.splitlines())}
     flags = set(fields.get("flags", "").split())
     vectors = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
                     if flag in flags), "no AVX")
-    cpu = f"{fields.get('model name', cpu)} (family {fields.get('cpu family', '?')} model {fields.get('model', '?')})"
-    return f"{platform.machine()}, {os.cpu_count()} cores, {cpu}, {vectors}, {platform.platform()}"
+    cpu = f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')} model {fields.get('model', '?')})"
+    return f"{machine}, {cpu}, {vectors}, {platform.platform()}"
 
 
 def collect(threads, with_video, rounds, archs):

@@ -64,7 +64,7 @@ def _window_2x2_position(best, top, bottom, left):
     """Where the window's maximum `best` sits, 0-3: the first value equal to it (the first
     of a tie), or the first NaN (a NaN is the maximum). Selections from the last position
     back, so that the first one to match is the one kept."""
-    v0, v1, v2, v3 = top[left], top[left + 1], bottom[left], bottom[left + 1]
+    v0, v1, v2 = top[left], top[left + 1], bottom[left]
     k = np.int32(3)
     k = np.int32(2) if (v2 == best) | (v2 != v2) else k
     k = np.int32(1) if (v1 == best) | (v1 != v1) else k
@@ -120,7 +120,8 @@ def maxpool(x, ph, pw, stride):
 
 @njit(cache=True)
 def _maxpool_2x2_into(x, out):
-    """The 2x2 window moved by 2, as training's twin below: selections the compiler vectorises."""
+    """The 2x2 window moved by 2: training's twin without the positions (_window_2x2_max, selections
+    the compiler vectorises)."""
     n, c, oh, ow = out.shape
     for sample in range(n):
         for channel in range(c):
