@@ -20,6 +20,25 @@ def _raise_terminated(signum, frame):
     raise Terminated
 
 
+# The exceptions a signal raises, and how the command ends on each.
+SIGNAL_ENDINGS = ((KeyboardInterrupt, "interrupted", 130), (Terminated, "terminated", 143))
+
+
+def _signal_ending(error):
+    """(message, exit code) if a signal's exception is behind `error`, else None.
+
+    The signal may land while a library is being imported: Python wraps an exception
+    raised during a class's creation (in __set_name__, e.g. a dataclass field) in a
+    RuntimeError, the signal's exception as its cause. Seen: SIGTERM during the first
+    import of threadpoolctl, when a video had just started."""
+    while error is not None:
+        for kind, message, code in SIGNAL_ENDINGS:
+            if isinstance(error, kind):
+                return message, code
+        error = error.__cause__
+    return None
+
+
 def run(main, argv=None, user_errors=(DataError, OSError)):
     """Call main(argv); user_errors print 'error: ...' on stderr and exit 2, Ctrl-C exits 130.
 
@@ -33,12 +52,12 @@ def run(main, argv=None, user_errors=(DataError, OSError)):
     except user_errors as error:
         print(f"error: {error_line(error)}", file=sys.stderr)
         code = 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        code = 130
-    except Terminated:
-        print("terminated", file=sys.stderr)
-        code = 143
+    except BaseException as error:
+        ending = _signal_ending(error)
+        if ending is None:
+            raise
+        message, code = ending
+        print(message, file=sys.stderr)
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
     sys.exit(code or 0)
