@@ -9,7 +9,7 @@ from minicnn.kernels import im2col_numpy
 from minicnn.kernels.winograd_matrices import MAX_TILE, best_output_tile, winograd_matrices
 from minicnn.layers import conv
 from minicnn.losses import SoftmaxCrossEntropy
-from minicnn.models import report_cnn
+from minicnn.models import report_cnn, vgg_bn_cnn
 from minicnn.optim import SGD
 
 ALL_SIZES = [(m, r) for r in range(1, MAX_TILE) for m in range(1, MAX_TILE - r + 2)]
@@ -112,15 +112,35 @@ def test_float32_rounding_stays_small_on_the_report_layers(c, h, f, r, backend):
 
 
 def test_auto_uses_winograd_where_it_pays():
+    """In training always (where it fits), in inference once the products have 16 columns."""
+    faces = (1, 1, 48, 48)
     convs = [layer for layer in report_cnn().layers if isinstance(layer, Conv2D)]
-    assert [layer.uses_winograd(training=True, batch_size=1) for layer in convs] == [False, True, True, True]
-    assert [layer.uses_winograd(training=False, batch_size=1) for layer in convs] == [False, True, False, False]
-    assert [layer.uses_winograd(training=False, batch_size=3) for layer in convs] == [False, True, False, False]
-    assert [layer.uses_winograd(training=False, batch_size=4) for layer in convs] == [False, True, True, True]
-    assert not Conv2D(64, 64, 3, stride=2).uses_winograd(training=True, batch_size=64)
-    assert not Conv2D(64, 64, 7).uses_winograd(training=True, batch_size=64)
-    assert not Conv2D(64, 64, 3, algorithm="im2col").uses_winograd(training=True, batch_size=64)
-    assert Conv2D(64, 64, 3, algorithm="winograd").uses_winograd(training=False, batch_size=1)
+    shapes = [(1, *layer_shape) for layer_shape in _conv_input_shapes(report_cnn(), faces[1:])]
+    assert [layer.uses_winograd(True, shape) for layer, shape in zip(convs, shapes)] == [False, True, True, True]
+    # 1 input channel; then 100, 36 and 16 tiles a face: each face fills the products
+    assert [layer.uses_winograd(False, shape) for layer, shape in zip(convs, shapes)] == [False, True, True, True]
+    vgg = [layer for layer in vgg_bn_cnn().layers if isinstance(layer, Conv2D)]
+    vgg_shapes = _conv_input_shapes(vgg_bn_cnn(), faces[1:])
+    # 24x24 images: 36 tiles of 4x4; 12x12: 9; 6x6: 4 tiles of 3x3
+    for batch, expected in ((1, [False, True, True, False, False, False, False]),
+                            (2, [False, True, True, True, True, False, False]),
+                            (4, [False, True, True, True, True, True, True])):
+        assert [layer.uses_winograd(False, (batch, *shape)) for layer, shape in zip(vgg, vgg_shapes)] == expected
+        assert all(layer.uses_winograd(True, (batch, *shape)) for layer, shape in zip(vgg[1:], vgg_shapes[1:]))
+    assert not Conv2D(64, 64, 3, stride=2).uses_winograd(True, (64, 64, 24, 24))
+    assert not Conv2D(64, 64, 7).uses_winograd(True, (64, 64, 24, 24))
+    assert not Conv2D(64, 64, 3, algorithm="im2col").uses_winograd(True, (64, 64, 24, 24))
+    assert Conv2D(64, 64, 3, algorithm="winograd").uses_winograd(False, (1, 64, 6, 6))
+
+
+def _conv_input_shapes(model, shape):
+    """The (C, H, W) each Conv2D of the model receives from an input of that shape."""
+    shapes = []
+    for layer in model.layers:
+        if isinstance(layer, Conv2D):
+            shapes.append(shape)
+        shape = layer.output_shape(shape)
+    return shapes
 
 
 def test_a_batch_takes_the_path_chosen_for_its_size():

@@ -17,16 +17,19 @@ from minicnn.layers.base import Layer, positive_int
 CHUNK_BYTES = 128 * 2**20
 
 ALGORITHMS = ("auto", "im2col", "winograd")
-# "auto" takes Winograd for the kernel sizes listed here, from a batch of the size given
-# (in inference, in training), when the layer has at least WINOGRAD_MIN_CHANNELS input
-# channels. Measured in the whole networks (docs/winograd.md): 5x5 kernels pay always; for
-# 3x3 ones the saving in multiplications is smaller: it pays in training, where backward
-# reuses the transformed input, and in inference on large batches (level with im2col
-# from 4 to 16 images, ahead from 32), but at batches of 1 and 2 im2col wins. With few
-# input channels (the report's first layer has one) the per-position matrix products are
-# too thin to pay for the transforms; 7x7 and up would need tiles larger than the accurate ones.
-AUTO_WINOGRAD_MIN_BATCH = {5: (1, 1), 3: (4, 1)}
+# "auto" takes Winograd for the kernel sizes listed here when the layer has at least
+# WINOGRAD_MIN_CHANNELS input channels: in training always (backward reuses the transformed
+# input), in inference when its matrix products have at least WINOGRAD_MIN_COLUMNS columns
+# (one per output tile of the batch; docs/winograd.md). Narrower products are close to
+# matrix-vector products, which BLAS runs at a fraction of its speed, and the transforms
+# then cost more than the multiplications saved: vgg_bn's 12x12 and 6x6 layers at batch 1
+# (9 and 4 columns) took 1.1-1.35 times as long by Winograd as by im2col, while its 24x24
+# layers and the report's 3x3 layers (16 to 36 columns) took 0.7-0.95 times as long.
+# With few input channels (the report's first layer has one) the products are too thin
+# to pay for the transforms; 7x7 and up would need tiles larger than the accurate ones.
+AUTO_WINOGRAD_KERNELS = (3, 5)
 WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MIN_COLUMNS = 16
 
 
 def batch_chunks(n, bytes_per_sample):
@@ -75,7 +78,7 @@ class Conv2D(Layer):
     algorithm: "im2col" (above, any stride and kernel), "winograd" (stride 1, square
     kernels up to 7x7: the same function with fewer multiplications, see
     minicnn.kernels.winograd_numpy and docs/winograd.md) or "auto" (Winograd where
-    AUTO_WINOGRAD_MIN_BATCH and WINOGRAD_MIN_CHANNELS say it pays, im2col elsewhere; uses_winograd
+    AUTO_WINOGRAD_KERNELS, WINOGRAD_MIN_CHANNELS and WINOGRAD_MIN_COLUMNS say it pays, im2col elsewhere; uses_winograd
     makes the choice). Winograd's output tile m x m is chosen per output size (best_output_tile).
     Both give the same result up to float rounding; float32 Winograd rounds a few
     times more than im2col (about 3e-5 relative for 5x5 kernels, measured in the tests).
@@ -135,16 +138,17 @@ class Conv2D(Layer):
             raise ValueError(f"Winograd needs stride 1 and a square kernel up to {MAX_TILE - 1}x{MAX_TILE - 1}, "
                              f"got stride {self.stride} and {kh}x{kw}")
 
-    def uses_winograd(self, training, batch_size):
-        """Whether forward(x, training) with len(x) == batch_size takes the Winograd path (else
+    def uses_winograd(self, training, x_shape):
+        """Whether forward(x, training) with x.shape == x_shape takes the Winograd path (else
         im2col): the one place it is chosen."""
         if self.algorithm != "auto":
             return self.algorithm == "winograd"
-        if self.kernel_size[0] not in AUTO_WINOGRAD_MIN_BATCH:
+        if not (self.kernel_size[0] in AUTO_WINOGRAD_KERNELS and self._winograd_fits()
+                and self.in_channels >= WINOGRAD_MIN_CHANNELS):
             return False
-        in_inference, in_training = AUTO_WINOGRAD_MIN_BATCH[self.kernel_size[0]]
-        return (self._winograd_fits() and self.in_channels >= WINOGRAD_MIN_CHANNELS
-                and batch_size >= (in_training if training else in_inference))
+        _, oh, ow = self.output_shape(x_shape[1:])
+        m = best_output_tile(oh, ow, self.kernel_size[0])
+        return training or x_shape[0] * ceil_div(oh, m) * ceil_div(ow, m) >= WINOGRAD_MIN_COLUMNS
 
     def output_shape(self, input_shape):
         c, h, w = input_shape
@@ -159,7 +163,7 @@ class Conv2D(Layer):
 
     def forward(self, x, training=False):
         """x: (N, C, H, W) -> out: (N, F, OH, OW);  out[n] = W_rows @ im2col(x)[n] + b."""
-        if self.uses_winograd(training, len(x)):    # fast path: Winograd (docs/winograd.md), the same sums
+        if self.uses_winograd(training, x.shape):    # fast path: Winograd (docs/winograd.md), the same sums
             return self._forward_winograd(x, training)
         f, oh, ow = self.output_shape(x.shape[1:])
         w_rows = self.params["W"].reshape(f, -1)                                # (F, C*KH*KW)
