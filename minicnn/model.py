@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from minicnn.io import atomic_write
-from minicnn.layers import LAYER_TYPES
+from minicnn.layers import LAYER_TYPES, ReLU
 from minicnn.losses import softmax
 from minicnn.npzfile import ModelFileError, npz_headers, read_npz
 
@@ -94,11 +94,28 @@ class Sequential:
         return self
 
     def predict_proba(self, x, batch_size=INFERENCE_CHUNK):
-        """x: (N, C, H, W) -> class probabilities (N, K), computed batch_size samples at a time."""
+        """x: (N, C, H, W) -> class probabilities (N, K), computed batch_size samples at a time:
+        softmax(forward(x, training=False)), with the ReLUs fused (inference_logits)."""
         if len(x) == 0:
             return np.zeros((0, self.output_shape(x.shape[1:])[0]), dtype=np.float32)
-        parts = [softmax(self.forward(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+        parts = [softmax(self.inference_logits(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
         return np.concatenate(parts)
+
+    def inference_logits(self, x):
+        """forward(x, training=False), with each ReLU applied by the layer before it as that
+        layer writes its output (Layer.forward_relu), as ONNX Runtime fuses a convolution
+        and its ReLU: the same values, one pass over memory fewer per ReLU. Inference only:
+        the skipped ReLUs keep nothing for a backward pass."""
+        index = 0
+        while index < len(self.layers):
+            layer = self.layers[index]
+            if index + 1 < len(self.layers) and isinstance(self.layers[index + 1], ReLU):
+                x = layer.forward_relu(x)
+                index += 2
+            else:
+                x = layer.forward(x, training=False)
+                index += 1
+        return x
 
     def predict(self, x, batch_size=INFERENCE_CHUNK):
         """x: (N, C, H, W) -> predicted class indices (N,)."""

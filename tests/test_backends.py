@@ -106,6 +106,30 @@ def test_relu_kernels_agree(dtype):
 
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bias_kernels_agree(dtype):
+    from minicnn.kernels import relu_numba
+    rng = np.random.default_rng(7)
+    rows = rng.standard_normal((3, 4, 30)).astype(dtype)
+    rows[0, 0, :3] = [np.nan, -5.0, 0.0]
+    bias = rng.standard_normal(4)                                  # float64 bias: cast to the rows' dtype
+    big = rng.standard_normal((2, 3, relu_numba.PARALLEL_MIN // 6 + 5)).astype(dtype)   # the parallel loop too
+
+    def run():
+        kernels = active_kernels()
+        return [kernels.add_bias(array.copy(), bias[:array.shape[1]], relu)
+                for array in (rows, big) for relu in (False, True)]
+
+    reference, compiled = run_with_backend("numpy", run), run_with_backend("numba", run)
+    for ref, fast in zip(reference, compiled, strict=True):
+        assert fast.dtype == ref.dtype == dtype
+        np.testing.assert_array_equal(fast, ref)
+    plain, fused = reference[:2]
+    np.testing.assert_array_equal(fused, np.maximum(plain, 0))
+    assert np.isnan(fused[0, 0, 0]) and fused[0, 0, 1] == 0
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", WINOGRAD_CASES, ids=str)
 def test_winograd_kernels_agree(case, dtype):
     n, c, h, w, f, kernel, _, padding = case
@@ -121,7 +145,8 @@ def test_winograd_kernels_agree(case, dtype):
             products = np.matmul(kernels.winograd_filter_transform(weights.astype(dtype), m), v)
             dm = kernels.winograd_output_transform_adjoint(dy, m, kernel)
             return (v, kernels.winograd_output_transform(products, m, kernel, bias, dy.shape), dm,
-                    kernels.winograd_input_transform_adjoint(v, x.shape, m, kernel, pad))
+                    kernels.winograd_input_transform_adjoint(v, x.shape, m, kernel, pad),
+                    kernels.winograd_output_transform(products, m, kernel, bias, dy.shape, relu=True))
 
         assert_backends_agree(run, dtype, relative_to_max=True)
 

@@ -60,6 +60,54 @@ def test_predict_does_not_use_dropout():
     np.testing.assert_array_equal(model.predict_proba(x), model.predict_proba(x))
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_predict_proba_fuses_each_relu_into_the_layer_before_it(batch, monkeypatch):
+    """inference_logits gives forward's values bit for bit (both convolution paths, Dense, and
+    a ReLU after a pooling layer, which the base class's forward_relu applies after it), and
+    no ReLU layer's forward runs."""
+    from minicnn.losses import softmax
+    model = Sequential([Conv2D(1, 16, 3, rng=np.random.default_rng(0)), ReLU(),
+                        Conv2D(16, 16, 3, algorithm="winograd", rng=np.random.default_rng(1)), ReLU(),
+                        MaxPool2D(2), ReLU(), Flatten(), Dense(16 * 4 * 4, 8, rng=np.random.default_rng(2)), ReLU(),
+                        Dense(8, 3, rng=np.random.default_rng(3))])
+    x = np.random.default_rng(4).standard_normal((batch, 1, 12, 12)).astype(np.float32)
+    expected = model.forward(x)
+    assert (expected != np.maximum(expected, 0)).any()           # the last layer is no ReLU: some logits < 0
+    ran = []
+    original = ReLU.forward
+    monkeypatch.setattr(ReLU, "forward", lambda self, x, training=False: ran.append(self) or original(self, x))
+    np.testing.assert_array_equal(model.inference_logits(x), expected)
+    np.testing.assert_array_equal(model.predict_proba(x), softmax(expected))
+    assert ran == []
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
+def test_a_fused_relu_is_the_relu_of_forward_and_refused_in_training(algorithm):
+    layer = Conv2D(16, 8, 3, algorithm=algorithm, rng=np.random.default_rng(0))
+    layer.params["b"][...] = np.random.default_rng(1).standard_normal(8)
+    x = np.random.default_rng(2).standard_normal((2, 16, 9, 9)).astype(np.float32)
+    x[0, 0, 0, 0] = np.nan                                       # a NaN stays NaN, as np.maximum keeps it
+    fused = layer.forward_relu(x)
+    np.testing.assert_array_equal(fused, np.maximum(layer.forward(x), 0))
+    assert np.isnan(fused).any() and (fused == 0).any() and (fused > 0).any()
+    with pytest.raises(ValueError, match="inference"):
+        layer.forward(x, training=True, relu=True)
+
+
+def test_dense_keeps_its_weights_column_by_column_and_computes_x_at_w():
+    layer = Dense(20, 6, rng=np.random.default_rng(0))
+    assert layer.params["W"].flags.f_contiguous and layer.grads["W"].flags.f_contiguous
+    x = np.random.default_rng(1).standard_normal((3, 20)).astype(np.float32)
+    layer.params["b"][...] = 0.5
+    out = layer.forward(x)
+    assert out.flags.c_contiguous
+    np.testing.assert_allclose(out, x @ layer.params["W"] + 0.5, rtol=1e-6)
+    np.testing.assert_array_equal(layer.forward_relu(x), np.maximum(out, 0))
+    dout = np.random.default_rng(2).standard_normal((3, 6)).astype(np.float32)
+    layer.backward(dout)
+    np.testing.assert_allclose(layer.grads["W"], x.T @ dout, rtol=1e-6)
+
+
 def _refuse(dout):
     raise AssertionError("backward ran where only the parameters' gradients were asked for")
 

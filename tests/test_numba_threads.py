@@ -34,6 +34,7 @@ def pass_kernel_results(rng):
     mean, var = kernels.batchnorm_stats(rows)
     k, j, i = (rng.standard_normal(5) for _ in range(3))
     results = [kernels.relu_forward(x), kernels.relu_backward(dout, x), mean, var,
+               kernels.add_bias(rows.copy(), k, relu=False), kernels.add_bias(rows.copy(), k, relu=True),
                kernels.batchnorm_scale_shift(rows, k, j), *kernels.batchnorm_grad_sums(drows, rows, mean),
                kernels.batchnorm_input_gradient(drows, rows, mean, k, j, i)]
     for size, stride in ((2, 2), (3, 1)):                      # the 2x2 twin and the general loops
@@ -44,8 +45,8 @@ def pass_kernel_results(rng):
 
 
 def test_the_kernels_give_the_same_values_on_one_thread_and_on_all(monkeypatch):
-    from minicnn.kernels import batchnorm_numba, im2col_numba, pool_numba, relu_numba
-    modules = (batchnorm_numba, im2col_numba, pool_numba, relu_numba)
+    from minicnn.kernels import batchnorm_numba, bias_numba, im2col_numba, pool_numba, relu_numba
+    modules = (batchnorm_numba, bias_numba, im2col_numba, pool_numba, relu_numba)
     one_thread = pass_kernel_results(np.random.default_rng(0))
     for module in modules:
         monkeypatch.setattr(module, "PARALLEL_MIN", 0)         # every call parallel, however small

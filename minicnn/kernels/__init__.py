@@ -7,6 +7,8 @@
     maxpool_backward(dout, argmax, x_shape, ph, pw, stride) -> dx (N, C, H, W)
     maxpool(x, ph, pw, stride)                     -> out alone, for inference
     relu_forward(x), relu_backward(dout, out)      max(x, 0) and its gradient
+    add_bias(rows, bias, relu=False)               rows (N, F, P) += bias[f] in place, then
+                                                   max(rows, 0) with relu (a fused ReLU)
     batchnorm_*                                    batch normalisation's per-channel passes
                                                    over (N, C, L) (see batchnorm_numpy)
     stacked_matmul(a, b, out=None)                 (P, M, K) @ (P, K, N) -> (P, M, N), np.matmul's

@@ -7,6 +7,7 @@ from minicnn.kernels.batchnorm_numba import channel_grad_sums as batchnorm_grad_
 from minicnn.kernels.batchnorm_numba import channel_stats as batchnorm_stats
 from minicnn.kernels.batchnorm_numba import input_gradient as batchnorm_input_gradient
 from minicnn.kernels.batchnorm_numba import scale_shift as batchnorm_scale_shift
+from minicnn.kernels.bias_numba import add_bias
 from minicnn.kernels.im2col_numba import col2im, im2col
 from minicnn.kernels.matmul_threads import stacked_matmul
 from minicnn.kernels.pool_numba import maxpool, maxpool_backward, maxpool_forward

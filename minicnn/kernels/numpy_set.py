@@ -8,6 +8,7 @@ from minicnn.kernels.batchnorm_numpy import channel_grad_sums as batchnorm_grad_
 from minicnn.kernels.batchnorm_numpy import channel_stats as batchnorm_stats
 from minicnn.kernels.batchnorm_numpy import input_gradient as batchnorm_input_gradient
 from minicnn.kernels.batchnorm_numpy import scale_shift as batchnorm_scale_shift
+from minicnn.kernels.bias_numpy import add_bias
 from minicnn.kernels.im2col_numpy import col2im, im2col
 from minicnn.kernels.pool_numpy import maxpool, maxpool_backward, maxpool_forward
 from minicnn.kernels.relu_numpy import relu_backward, relu_forward

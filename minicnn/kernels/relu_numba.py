@@ -23,11 +23,16 @@ def relu_forward(x):
     return out
 
 
+@njit(inline="always")
+def relu_of(value):
+    """max(value, 0), a NaN kept as np.maximum keeps it (value != value: NaN)."""
+    return value if (value > 0 or value != value) else 0
+
+
 @njit(parallel=True, cache=True)
 def _relu_forward_into(x, out):
     for i in prange(x.size):
-        value = x[i]
-        out[i] = value if (value > 0 or value != value) else 0    # value != value: NaN, kept as np.maximum does
+        out[i] = relu_of(x[i])
 
 
 def relu_backward(dout, out):

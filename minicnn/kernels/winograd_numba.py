@@ -43,6 +43,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
+from minicnn.kernels.relu_numba import relu_of
 from minicnn.kernels.shapes import ceil_div, check_out
 from minicnn.kernels.winograd_matrices import winograd_matrices
 from minicnn.kernels.winograd_numpy import filter_transform, filter_transform_adjoint, tile_counts
@@ -195,28 +196,32 @@ def _input_transform_into(x, bt, m, th, tw, ph, pw, group, pixels, tiles, v):
                         dst[t] = block[where[t]]
 
 
-def output_transform(mt, m, r, bias, out_shape, out=None):
-    """mt: (a*a, F, N*TH*TW) -> y: out_shape = (N, F, OH, OW), plus bias[f]."""
+def output_transform(mt, m, r, bias, out_shape, out=None, relu=False):
+    """mt: (a*a, F, N*TH*TW) -> y: out_shape = (N, F, OH, OW), plus bias[f] (then max(y, 0) with relu)."""
     y = np.empty(out_shape, dtype=mt.dtype) if out is None else check_out(out, out_shape, mt.dtype)
     _, _, oh, ow = out_shape
     tiles = output_matrix(m, r, mt.dtype) @ mt.reshape(mt.shape[0], -1)  # (m*m, F*T)
     tw = ceil_div(ow, m)
     # Output pixel (y, x) is entry (y % m, x % m) of tile (y // m, x // m).
     sources = phase_positions(oh, ow, m, tiles.shape[1], tw)
-    _place_tiles(tiles.reshape(-1), sources, ceil_div(oh, m) * tw, bias.astype(mt.dtype), image_rows(y))
+    _place_tiles(tiles.reshape(-1), sources, ceil_div(oh, m) * tw, bias.astype(mt.dtype), relu, image_rows(y))
     return y
 
 
 @njit(parallel=True, cache=True)
-def _place_tiles(tiles, sources, tiles_per_sample, bias, y):
+def _place_tiles(tiles, sources, tiles_per_sample, bias, relu, y):
     """y[n, f, pixel] = tiles[sources[pixel] + offset of (f, n)] + bias[f]; overhang never read."""
     n, f, hw = y.shape
     for task in prange(n * f):
         sample, channel = task // f, task % f
         offset = (channel * n + sample) * tiles_per_sample
         dst, b = y[sample, channel], bias[channel]
-        for t in range(hw):
-            dst[t] = tiles[sources[t] + offset] + b
+        if relu:
+            for t in range(hw):
+                dst[t] = relu_of(tiles[sources[t] + offset] + b)
+        else:
+            for t in range(hw):
+                dst[t] = tiles[sources[t] + offset] + b
 
 
 def output_transform_adjoint(dy, m, r, out=None):

@@ -74,8 +74,8 @@ def input_transform(x, m, r, pad, out=None):
     return _matmul_into(np.kron(bt, bt), columns, out)
 
 
-def output_transform(mt, m, r, bias, out_shape, out=None):
-    """mt: (a*a, F, N*TH*TW) -> y: out_shape = (N, F, OH, OW), plus bias[f].
+def output_transform(mt, m, r, bias, out_shape, out=None, relu=False):
+    """mt: (a*a, F, N*TH*TW) -> y: out_shape = (N, F, OH, OW), plus bias[f]; with relu, max(y, 0).
 
     kron(AT, AT) @ M gives every m x m output tile as a column, (u, v) in row u*m + v;
     the tiles are then put in place and the overhang dropped.
@@ -87,6 +87,8 @@ def output_transform(mt, m, r, bias, out_shape, out=None):
     y = tiles.transpose(3, 2, 4, 0, 5, 1).reshape(n, f, th * m, tw * m)[:, :, :oh, :ow]
     out = np.empty(out_shape, dtype=mt.dtype) if out is None else check_out(out, out_shape, mt.dtype)
     np.add(y, bias.reshape(1, f, 1, 1), out=out)
+    if relu:
+        np.maximum(out, 0, out=out)
     return out
 
 

@@ -1,6 +1,7 @@
 """The contract every layer keeps.
 
     out = layer.forward(x, training)   caches what backward will need
+    out = layer.forward_relu(x)        inference only: max(forward(x), 0), for a ReLU that follows
     dx = layer.backward(dout)          dL/dx from dL/dout; fills layer.grads, never writes into dout
     layer.backward_parameters(dout)    fills layer.grads alone: for the first layer, whose dx nobody reads
 
@@ -14,6 +15,8 @@ model file can rebuild the layer.
 import numbers
 
 import numpy as np
+
+from minicnn.backend import active_kernels
 
 
 def positive_int(value, name):
@@ -42,6 +45,13 @@ class Layer:
 
     def backward(self, dout):
         raise NotImplementedError
+
+    def forward_relu(self, x):
+        """Inference: max(forward(x, training=False), 0), the work of this layer and of a ReLU
+        after it. Layers that write a fresh output (Conv2D, Dense) apply the ReLU as they
+        write it, one pass over memory fewer; the others run a ReLU after. Sets up nothing
+        for backward."""
+        return active_kernels().relu_forward(self.forward(x, training=False))
 
     def backward_parameters(self, dout):
         """What backward does to grads, without dL/dx. Layers whose dx costs real work (Conv2D,

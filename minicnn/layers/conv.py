@@ -161,18 +161,24 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D {kh}x{kw} kernel does not fit a {h}x{w} input")
         return (self.out_channels, oh, ow)
 
-    def forward(self, x, training=False):
-        """x: (N, C, H, W) -> out: (N, F, OH, OW);  out[n] = W_rows @ im2col(x)[n] + b."""
+    def forward(self, x, training=False, relu=False):
+        """x: (N, C, H, W) -> out: (N, F, OH, OW);  out[n] = W_rows @ im2col(x)[n] + b.
+        relu=True (inference only, see forward_relu): max(out, 0), applied as b is added."""
+        if relu and training:
+            raise ValueError("a fused ReLU is for inference: backward needs the ReLU layer's own output")
         if self.uses_winograd(training, x.shape):    # fast path: Winograd (docs/winograd.md), the same sums
-            return self._forward_winograd(x, training)
+            return self._forward_winograd(x, training, relu)
         f, oh, ow = self.output_shape(x.shape[1:])
         w_rows = self.params["W"].reshape(f, -1)                                # (F, C*KH*KW)
         out = np.empty((len(x), f, oh * ow), dtype=np.result_type(x, w_rows))
         for batch, cols in self._im2col_chunks(x):
             np.matmul(w_rows, cols, out=out[batch])                             # W_rows @ cols
-        out += self.params["b"].reshape(f, 1)                                   # + b
+        active_kernels().add_bias(out, self.params["b"], relu)                  # + b (then max(out, 0))
         self._cache = ForwardCache(x)
         return out.reshape(len(x), f, oh, ow)
+
+    def forward_relu(self, x):
+        return self.forward(x, training=False, relu=True)
 
     def backward(self, dout):
         """dout: (N, F, OH, OW) -> dx: (N, C, H, W); fills grads["W"] and grads["b"]."""
@@ -222,7 +228,7 @@ class Conv2D(Layer):
             memory = self._scratch[name] = np.empty(size, dtype=dtype)
         return memory[:size].reshape(shape)
 
-    def _forward_winograd(self, x, training):
+    def _forward_winograd(self, x, training, relu):
         """Tiles of the input -> V, filters -> U, M = U @ V per tile position, tiles of M -> out.
 
         In training V is kept for backward (for the report's 5x5 layer it is a sixth of
@@ -242,7 +248,8 @@ class Conv2D(Layer):
             v = kernels.winograd_input_transform(x[batch], m, r, pad,
                                                  out=self._scratch_buffer("v", (a2, self.in_channels, count), x.dtype))
             products = kernels.stacked_matmul(u, v, out=self._scratch_buffer("m", (a2, f, count), out.dtype))
-            kernels.winograd_output_transform(products, m, r, self.params["b"], out[batch].shape, out=out[batch])
+            kernels.winograd_output_transform(products, m, r, self.params["b"], out[batch].shape, out=out[batch],
+                                              relu=relu)
         self._cache = ForwardCache(x, winograd=True, m=m, u=u, v=v if training else None)
         return out
 
