@@ -4,11 +4,13 @@ Parallel over (sample, channel) planes. As NumPy's argmax does, a tie keeps the 
 maximum and a NaN counts as the maximum (the first NaN of a window wins), so that a
 diverging network gives the same NaNs with both backends.
 
-`maxpool`, the maxima alone for inference, runs in one thread: it only streams through
-memory, and splitting it between two threads made it slower, not faster (measured on the
-report's first pooling layer: 0.06 ms serial against 0.07 in parallel at batch 1, 4.1
-against 7.2 ms at batch 64; `maxpool_forward`, which also records positions, takes 0.16
-and 12.5).
+`maxpool`, the maxima alone for inference, ran in one thread at first: with the loops of
+that day, splitting it between two threads made it slower (the report's first pooling
+layer: 0.06 ms serial against 0.07 in parallel at batch 1, 4.1 against 7.2 ms at batch
+64). With the 2x2 twin below it runs in parallel from PARALLEL_MIN values, like the
+others (numba_threads): on an AVX-512 Intel machine, the report's first pooling layer at
+batch 64 took 6.8 ms on one thread, 2.9 on two, timed alone, and 8.5 against 3.7 ms
+inside the network (its second, 2.6 against 1.3).
 
 Training's forward and backward have a twin for the 2x2 window moved by 2, the pooling
 of both shipped networks: the four values of a window are named, not looped over, and
@@ -111,50 +113,51 @@ def maxpool(x, ph, pw, stride):
     """x: (N, C, H, W) -> out: (N, C, OH, OW), the maxima alone."""
     n, c, h, w = x.shape
     out = np.empty((n, c, conv_output_size(h, ph, stride, 0), conv_output_size(w, pw, stride, 0)), dtype=x.dtype)
-    if (ph, pw, stride) == (2, 2, 2):
-        _maxpool_2x2_into(np.ascontiguousarray(x), out)
-    else:
-        _maxpool_into(np.ascontiguousarray(x), ph, pw, stride, out)
+    with threads_for(x.size, PARALLEL_MIN):
+        if (ph, pw, stride) == (2, 2, 2):
+            _maxpool_2x2_into(np.ascontiguousarray(x), out)
+        else:
+            _maxpool_into(np.ascontiguousarray(x), ph, pw, stride, out)
     return out
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def _maxpool_2x2_into(x, out):
     """The 2x2 window moved by 2: training's twin without the positions (_window_2x2_max, selections
     the compiler vectorises)."""
     n, c, oh, ow = out.shape
-    for sample in range(n):
-        for channel in range(c):
-            for y in range(oh):
-                top, bottom = x[sample, channel, 2 * y], x[sample, channel, 2 * y + 1]
-                maxima = out[sample, channel, y]
-                for xx in range(ow):
-                    maxima[xx] = _window_2x2_max(top, bottom, 2 * xx)
+    for task in prange(n * c):
+        sample, channel = task // c, task % c
+        for y in range(oh):
+            top, bottom = x[sample, channel, 2 * y], x[sample, channel, 2 * y + 1]
+            maxima = out[sample, channel, y]
+            for xx in range(ow):
+                maxima[xx] = _window_2x2_max(top, bottom, 2 * xx)
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def _maxpool_into(x, ph, pw, stride, out):
     n, c, oh, ow = out.shape
-    column_max = np.empty(x.shape[3], dtype=x.dtype)
-    for sample in range(n):
-        for channel in range(c):
-            for y in range(oh):
-                # Down the window's rows first, along whole contiguous rows (vector
-                # instructions), then across each window of that row of maxima.
-                column_max[:] = x[sample, channel, y * stride]
-                for i in range(1, ph):
-                    row = x[sample, channel, y * stride + i]
-                    for k in range(column_max.size):
-                        if row[k] > column_max[k] or row[k] != row[k]:
-                            column_max[k] = row[k]
-                dst = out[sample, channel, y]
-                for xx in range(ow):
-                    best = column_max[xx * stride]
-                    for j in range(1, pw):
-                        value = column_max[xx * stride + j]
-                        if value > best or value != value:
-                            best = value
-                    dst[xx] = best
+    for task in prange(n * c):
+        sample, channel = task // c, task % c
+        column_max = np.empty(x.shape[3], dtype=x.dtype)
+        for y in range(oh):
+            # Down the window's rows first, along whole contiguous rows (vector
+            # instructions), then across each window of that row of maxima.
+            column_max[:] = x[sample, channel, y * stride]
+            for i in range(1, ph):
+                row = x[sample, channel, y * stride + i]
+                for k in range(column_max.size):
+                    if row[k] > column_max[k] or row[k] != row[k]:
+                        column_max[k] = row[k]
+            dst = out[sample, channel, y]
+            for xx in range(ow):
+                best = column_max[xx * stride]
+                for j in range(1, pw):
+                    value = column_max[xx * stride + j]
+                    if value > best or value != value:
+                        best = value
+                dst[xx] = best
 
 
 def maxpool_backward(dout, argmax, x_shape, ph, pw, stride):
