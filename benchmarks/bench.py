@@ -14,6 +14,7 @@ where the onnx extra is (pip install -e ".[onnx]").
 Reported: training images/s (forward, backward, Adam step; batch 64), inference latency
 at batch 1 and images/s at batch 256, the machine's float32 matrix-multiply rate and the
 share of it our training step reaches, peak memory of training, and the video pipeline.
+minicnn's inference runs with its weights frozen (Sequential.freeze), as the app runs it.
 For a network with BatchNorm, inference is also measured with the BatchNorms folded into
 the convolutions before them (minicnn.fold), as the app runs it, and ONNX Runtime runs
 the export with the BatchNorms folded too.
@@ -75,8 +76,9 @@ def worker_minicnn(task, backend, arch, threads):
         return {"images_per_s": BATCH / seconds, "peak_rss_mb": peak_rss_mb()}
     x1 = rng.random((1,) + INPUT_SHAPE, dtype=np.float32)
     x256 = rng.random((256,) + INPUT_SHAPE, dtype=np.float32)
+    model.freeze()                      # inference as the app runs it (fer_app.model_store.load_inference_model)
     result = inference_speed(model, x1, x256)
-    folded = fold_batchnorm(model)
+    folded = fold_batchnorm(model).freeze()
     if len(folded.layers) < len(model.layers):
         result |= {f"{key}_folded": value for key, value in inference_speed(folded, x1, x256).items()}
     return result

@@ -54,8 +54,9 @@ def load_model(path=None):
 
 def load_inference_model(path=None):
     """load_model(path) as the app runs it: every BatchNorm folded into the layer before it
-    (minicnn.fold), the same function with one pass over memory less per BatchNorm."""
-    return fold_batchnorm(load_model(path))
+    (minicnn.fold), the same function with one pass over memory less per BatchNorm, and
+    the weights frozen (Sequential.freeze), so that layers keep what they compute from them."""
+    return fold_batchnorm(load_model(path)).freeze()
 
 
 def load_shipped_model(model_path=SHIPPED_MODEL, record_path=SHIPPED_RECORD):

@@ -88,6 +88,20 @@ class Sequential:
     def num_params(self):
         return sum(layer.num_params() for layer in self.layers)
 
+    def freeze(self):
+        """Make every parameter and state array read-only, for inference; returns self.
+
+        A layer may then keep what it computes from its weights without checking them
+        again: Conv2D's Winograd filter transform (U) is otherwise compared with the
+        weights it came from at every call. Training a frozen model stops at the optimizer's
+        first write (ValueError: assignment destination is read-only); astype gives
+        writable arrays again.
+        """
+        for layer in self.layers:
+            for array in (layer.params | layer.state).values():
+                array.flags.writeable = False
+        return self
+
     def astype(self, dtype):
         for layer in self.layers:
             layer.astype(dtype)

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from fer_app.model_store import check_model_fits, load_model, load_shipped_model, sha256_of
+from fer_app.model_store import check_model_fits, load_inference_model, load_model, load_shipped_model, sha256_of
 from minicnn import Dense, Flatten, ModelFileError, Sequential
 
 
@@ -28,6 +28,13 @@ def resaved(tiny_model_path, tmp_path, **meta_changes):
 def test_a_model_that_fits_loads(tiny_model_path):
     model = load_model(tiny_model_path)
     assert model.predict_proba(np.zeros((2, 1, 48, 48), np.float32)).shape == (2, 7)
+
+
+def test_the_app_runs_a_frozen_model_with_the_same_probabilities(tiny_model_path):
+    model, frozen = load_model(tiny_model_path), load_inference_model(tiny_model_path)
+    assert all(not array.flags.writeable for layer in frozen.layers for array in (layer.params | layer.state).values())
+    faces = np.random.default_rng(0).random((3, 1, 48, 48), dtype=np.float32)
+    np.testing.assert_array_equal(frozen.predict_proba(faces), model.predict_proba(faces))
 
 
 def test_the_shipped_model_loads_when_it_matches_its_record(shipped):

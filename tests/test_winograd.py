@@ -3,7 +3,7 @@ and the Conv2D that uses it (gradients are in test_gradcheck, backends in test_b
 import numpy as np
 import pytest
 
-from minicnn import Conv2D
+from minicnn import Conv2D, Sequential
 from minicnn.backend import active_kernels
 from minicnn.kernels import im2col_numpy
 from minicnn.kernels.winograd_matrices import MAX_TILE, best_output_tile, winograd_matrices
@@ -167,6 +167,43 @@ def test_filter_transform_follows_every_change_of_the_weights():
     assert not np.allclose(changed, first)
     layer.astype(np.float32)
     assert layer.forward(x.astype(np.float32)).dtype == np.float32
+
+
+def test_frozen_weights_are_not_compared_and_a_read_only_view_still_is(monkeypatch):
+    """Sequential.freeze: the filter transform of read-only weights that own their memory is
+    kept without comparing them; a read-only view of writable weights can still change."""
+    rng = np.random.default_rng(8)
+    model = Sequential([Conv2D(16, 4, 3, algorithm="winograd", rng=rng, dtype=np.float64)])
+    x = rng.standard_normal((1, 16, 9, 9))
+    expected = model.forward(x)
+    model.freeze()
+    layer = model.layers[0]
+    assert not layer.params["W"].flags.writeable and not layer.params["b"].flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        layer.params["W"][0, 0, 0, 0] += 1.0
+    model.forward(x)                                             # the frozen weights' transform, kept
+    compared = []
+    monkeypatch.setattr(conv.np, "array_equal", lambda *arrays: compared.append(arrays) or True)
+    np.testing.assert_array_equal(model.forward(x), expected)
+    assert compared == []
+    monkeypatch.undo()
+    writable = rng.standard_normal(layer.params["W"].shape)
+    view = writable[...]
+    view.flags.writeable = False
+    layer.params["W"] = view
+    first = layer.forward(x)
+    writable[0, 0, 0, 0] += 1.0
+    np.testing.assert_allclose(layer.forward(x), direct_conv(x, writable, layer.params["b"], 0), atol=1e-10)
+    assert not np.allclose(layer.forward(x), first)
+
+
+def test_a_frozen_model_refuses_to_train():
+    model = report_cnn().freeze()
+    x = np.random.default_rng(0).random((2, 1, 48, 48), dtype=np.float32)
+    _, dlogits = SoftmaxCrossEntropy()(model.forward(x, training=True), np.array([0, 1]))
+    model.backward(dlogits)
+    with pytest.raises(ValueError, match="read-only"):
+        SGD(0.1).step(model.named_parameters())
 
 
 def test_backward_follows_the_algorithm_of_the_last_forward(backend):
