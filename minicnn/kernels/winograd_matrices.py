@@ -58,6 +58,7 @@ def winograd_matrices(m, r):
     return at, g, bt
 
 
+@lru_cache(maxsize=None)
 def best_output_tile(out_h, out_w, r):
     """The m of F(m, r) that minimises the work for an out_h x out_w output.
 
@@ -68,7 +69,8 @@ def best_output_tile(out_h, out_w, r):
     side.) Larger tiles cover the output with fewer tiles but cost
     more each, and tiles that overhang the output waste their overhang. Ties go to the
     smaller tile, which rounds less. (Measured on the report's layers: within the
-    timing noise of the best fixed choice for each, see docs/winograd.md.)
+    timing noise of the best fixed choice for each, see docs/winograd.md.) Kept per
+    shape: each Winograd layer asks twice a call (Conv2D.uses_winograd, then its forward).
     """
     def work(m):
         a = m + r - 1
