@@ -9,8 +9,10 @@ that day, splitting it between two threads made it slower (the report's first po
 layer: 0.06 ms serial against 0.07 in parallel at batch 1, 4.1 against 7.2 ms at batch
 64). With the 2x2 twin below it runs in parallel from PARALLEL_MIN values, like the
 others (numba_threads): on an AVX-512 Intel machine, the report's first pooling layer at
-batch 64 took 6.8 ms on one thread, 2.9 on two, timed alone, and 8.5 against 3.7 ms
-inside the network (its second, 2.6 against 1.3).
+batch 64 took 6.8 ms on one thread, 2.9 on two, timed alone, the two taking turns. Inside
+the network, in two per-layer profiles before and after (not taking turns), it took 8.5 ms
+before and 3.7 after (its second, 2.6 and 1.3); whole networks with either version,
+taking turns, differed by less than the noise (up to 5%).
 
 Training's forward and backward have a twin for the 2x2 window moved by 2, the pooling
 of both shipped networks: the four values of a window are named, not looped over, and

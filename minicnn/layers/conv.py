@@ -23,8 +23,9 @@ ALGORITHMS = ("auto", "im2col", "winograd")
 # (one per output tile of the batch; docs/winograd.md). Narrower products are close to
 # matrix-vector products, which BLAS runs at a fraction of its speed, and the transforms
 # then cost more than the multiplications saved: vgg_bn's 12x12 and 6x6 layers at batch 1
-# (9 and 4 columns) took 1.1-1.35 times as long by Winograd as by im2col, while its 24x24
-# layers and the report's 3x3 layers (16 to 36 columns) took 0.7-0.95 times as long.
+# (9 and 4 columns) took 1.1-1.35 times as long by Winograd as by im2col, while the report's
+# 3x3 layers and vgg_bn's 64-channel 24x24 layer (16 to 36 columns) took 0.7-0.77 times as
+# long, and its 32-channel 24x24 layer (36 columns) was level (1.04).
 # With few input channels (the report's first layer has one) the products are too thin
 # to pay for the transforms; 7x7 and up would need tiles larger than the accurate ones.
 AUTO_WINOGRAD_KERNELS = (3, 5)
@@ -261,13 +262,15 @@ class Conv2D(Layer):
         at batch 1 the comparison read 0.6-1.2 MB of weights and their copy from memory,
         0.12-0.18 ms a layer."""
         weights, last = self.params["W"], self._filter_transform
-        if last is not None and last.m == m and last.weights is weights and _frozen(weights):
+        frozen = _frozen(weights)
+        if last is not None and last.m == m and last.weights is weights and frozen:
             return last.u
         if (last is None or last.m != m or last.weights.dtype != weights.dtype
                 or not np.array_equal(last.weights, weights)):
-            last = FilterTransform(m, weights.copy(), active_kernels().winograd_filter_transform(weights, m))
-        if _frozen(weights):
-            last = last._replace(weights=weights)          # recognised from now on without a comparison
+            last = FilterTransform(m, weights if frozen else weights.copy(),
+                                   active_kernels().winograd_filter_transform(weights, m))
+        elif frozen:
+            last = last._replace(weights=weights)     # the same values, now frozen: recognised by identity from now on
         self._filter_transform = last
         return last.u
 

@@ -18,7 +18,7 @@ class Dense(Layer):
     W is kept column by column (Fortran order), so that W.T is a contiguous (M, D) matrix
     and x @ W is computed as (W.T @ x.T).T: BLAS then runs one dot product per output
     along a contiguous row of W.T. For a few faces this is how it is fast: the report's
-    first Dense layer (8192 -> 128) at batch 1 took 0.24 ms hot in cache, 0.60 in the
+    first Dense layer (8192 -> 128) at batch 1 took 0.18-0.24 ms hot in cache, 0.60 in the
     network, with W row by row, and 0.09 and 0.33 so; at batch 64 it costs about 10%
     more (1.58 against 1.42 ms). The values do not depend on the layout.
     """
