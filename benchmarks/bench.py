@@ -39,6 +39,8 @@ from minicnn.threads import environment_before_settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 64
+# Steps between a ThreadChoice's trials in the training-loop measurement (training_loop_speed).
+LOOP_PROBE_EVERY = 20
 # Frameworks measured for inference only; the others for training too.
 INFERENCE_ONLY = {"onnxruntime"}
 # Frameworks other than minicnn, which run as their own users run them (see run_worker).
@@ -63,7 +65,7 @@ def worker_minicnn(task, backend, arch, threads):
         numba.set_num_threads(threads)
     model = ARCHITECTURES[arch](seed=0)
     rng = np.random.default_rng(0)
-    if task == "train":
+    if task in ("train", "train_loop"):
         x = rng.random((BATCH,) + INPUT_SHAPE, dtype=np.float32)
         y = rng.integers(0, 7, BATCH)
         loss_fn, optimizer = minicnn.SoftmaxCrossEntropy(), minicnn.Adam(1e-3)
@@ -72,6 +74,8 @@ def worker_minicnn(task, backend, arch, threads):
             _, dlogits = loss_fn(model.forward(x, training=True), y)
             model.backward(dlogits, input_gradient=False)   # as PyTorch: no gradient for the images
             optimizer.step(model.named_parameters())
+        if task == "train_loop":
+            return training_loop_speed(step)
         seconds = median_seconds(step, repeats=5)
         return {"images_per_s": BATCH / seconds, "peak_rss_mb": peak_rss_mb()}
     x1 = rng.random((1,) + INPUT_SHAPE, dtype=np.float32)
@@ -82,6 +86,29 @@ def worker_minicnn(task, backend, arch, threads):
     if len(folded.layers) < len(model.layers):
         result |= {f"{key}_folded": value for key, value in inference_speed(folded, x1, x256).items()}
     return result
+
+
+def training_loop_speed(step):
+    """images/s of training steps run as fer_app.training runs them, each through a
+    ThreadChoice (every thread or one, whichever its timings favour), in its steady state:
+    after its first trial of the other way, over one whole cycle of LOOP_PROBE_EVERY steps
+    the current way and a trial. The app tries less often (minicnn.thread_choice.PROBE_EVERY
+    steps apart), so its trials cost it less than they cost this figure."""
+    import time
+    from minicnn.thread_choice import PROBE_STEPS, RECENT, WARM_UP, ThreadChoice
+    choice = ThreadChoice(probe_every=LOOP_PROBE_EVERY)
+
+    def chosen_step():
+        with choice.step(BATCH):
+            step()
+    for _ in range(WARM_UP + RECENT + PROBE_STEPS):
+        chosen_step()
+    cycle, on_one_thread = LOOP_PROBE_EVERY + PROBE_STEPS, 0
+    start = time.perf_counter()
+    for _ in range(cycle):
+        on_one_thread += choice.threads == "one"
+        chosen_step()
+    return {"images_per_s": BATCH * cycle / (time.perf_counter() - start), "share_on_one_thread": on_one_thread / cycle}
 
 
 def inference_speed(model, x1, x256):

@@ -9,6 +9,9 @@ side with the ratio and the target:
     batch-1 latency   each network, BatchNorm folded, on one thread  busy <= 2x idle
                       (as the app runs it: fer_app.stages) and on all
     training step     batch 64, numba, every thread                  busy >= 50% of idle
+    training loop     the same steps as fer_app.training runs them:  busy >= 50% of idle
+                      every thread or one, by timing both
+                      (minicnn.thread_choice; bench.training_loop_speed)
 """
 import statistics
 import subprocess
@@ -44,6 +47,8 @@ def measurements(archs, threads):
                  for count in sorted({1, threads})]
         rows.append(("train", ["minicnn", "numba", "train", arch], threads,
                      f"{arch} training step, batch 64, {threads} threads (images/s)"))
+        rows.append(("train", ["minicnn", "numba", "train_loop", arch], threads,
+                     f"{arch} training as fer_app trains, batch 64, threads chosen by timing (images/s)"))
     return rows
 
 

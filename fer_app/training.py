@@ -31,6 +31,7 @@ from fer_app.metrics import classification_report
 from fer_app.train_state import TrainState
 from minicnn import Sequential, SoftmaxCrossEntropy
 from minicnn.io import write_json
+from minicnn.thread_choice import ThreadChoice
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Trainer:
         self.generators = {"shuffle": np.random.default_rng([self.seed, 1]),
                            "augment": np.random.default_rng([self.seed, 2])}
         self.augmenter = Augmenter(self.generators["augment"], erase_prob=self.erase) if self.augment else None
+        # Every thread while the cores are free, one when another process takes a core.
+        self.thread_choice = ThreadChoice()
 
     @property
     def num_train(self):
@@ -92,7 +95,8 @@ class Trainer:
                 images_per_s = self.train_step(state)
                 running = state.running
                 bar.set_postfix(loss=f"{running.mean_loss:.3f}", acc=f"{running.accuracy:.3f}",
-                                img_s=f"{images_per_s:.0f}", lr=f"{self.optimizer.lr:.2g}", refresh=False)
+                                img_s=f"{images_per_s:.0f}", lr=f"{self.optimizer.lr:.2g}",
+                                threads=self.thread_choice.threads, refresh=False)
                 bar.update()
                 if stop.check(self.steps_done(state)) and state.batch < self.steps_per_epoch:
                     return False
@@ -103,14 +107,15 @@ class Trainer:
         started = time.perf_counter()
         self.optimizer.lr = self.schedule(self.steps_done(state), self.steps_per_epoch)
         x, y = self.batch(state)
-        logits = self.model.forward(x, training=True)
-        loss, dlogits = self.loss_fn(logits, y)
-        if not np.isfinite(loss):
-            raise AppError(f"loss became {loss} at epoch {state.epoch + 1}, batch {state.batch + 1} "
-                           f"(lr {self.optimizer.lr:.3g}): training diverged; lower --lr. "
-                           f"The last checkpoint ({self.checkpoint_path}) is intact")
-        self.model.backward(dlogits, input_gradient=False)
-        self.optimizer.step(self.model.named_parameters())
+        with self.thread_choice.step(len(y)):
+            logits = self.model.forward(x, training=True)
+            loss, dlogits = self.loss_fn(logits, y)
+            if not np.isfinite(loss):
+                raise AppError(f"loss became {loss} at epoch {state.epoch + 1}, batch {state.batch + 1} "
+                               f"(lr {self.optimizer.lr:.3g}): training diverged; lower --lr. "
+                               f"The last checkpoint ({self.checkpoint_path}) is intact")
+            self.model.backward(dlogits, input_gradient=False)
+            self.optimizer.step(self.model.named_parameters())
         seconds = time.perf_counter() - started
         state.running.add(loss, int((logits.argmax(axis=1) == y).sum()), len(y), seconds)
         state.batch += 1

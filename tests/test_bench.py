@@ -1,6 +1,8 @@
 """benchmarks/bench.py: every worker runs in its own process; what each is started with."""
 import subprocess
 
+import pytest
+
 from benchmarks import bench
 
 
@@ -34,3 +36,29 @@ def test_machine_description_names_the_cpu_and_its_widest_vectors(tmp_path):
     cpuinfo.write_text(first_core + "\n" + first_core.replace("processor\t: 0", "processor\t: 1"))
     assert ", AVX2," in bench.machine_description(cpuinfo)            # each core's block, read once
     assert "cores" in bench.machine_description(tmp_path / "missing")
+
+
+def blas_threads():
+    from threadpoolctl import threadpool_info
+    return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
+@pytest.mark.skipif(blas_threads() < 2, reason="BLAS runs on one thread here: no other way to choose")
+def test_the_training_loop_figure_covers_a_whole_cycle_after_the_first_trial():
+    """bench.training_loop_speed times the steps as fer_app trains: here one-thread steps
+    take a third of the time, so after the first trial the loop runs on one thread, but
+    for the trial of every thread in its cycle."""
+    import time
+
+    from minicnn.thread_choice import PROBE_STEPS, RECENT, WARM_UP
+    calls = []
+
+    def step():
+        one = blas_threads() == 1
+        calls.append(one)
+        time.sleep(0.002 if one else 0.006)
+    result = bench.training_loop_speed(step)
+    cycle = bench.LOOP_PROBE_EVERY + PROBE_STEPS
+    assert len(calls) == WARM_UP + RECENT + PROBE_STEPS + cycle
+    assert result["share_on_one_thread"] == bench.LOOP_PROBE_EVERY / cycle
+    assert 0 < result["images_per_s"] < bench.BATCH / 0.002

@@ -61,5 +61,5 @@ def test_a_failed_measurement_is_reported_not_averaged(fake_worker):
     def failing(worker, threads):
         return {"error": "numba missing"} if worker[0] == "minicnn" else fake_worker(worker, threads)
     figures = busy_core.collect_busy(failing, ["report"], threads=2, rounds=1)
-    assert [figure.get("error") for figure in figures] == [None, "numba missing", "numba missing", "numba missing"]
+    assert [figure.get("error") for figure in figures] == [None] + ["numba missing"] * 4
     assert "failed: numba missing" in busy_core.busy_table(figures)

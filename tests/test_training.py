@@ -352,3 +352,35 @@ def test_a_checkpoint_from_before_erasing_resumes_without_it(stopped_run, tmp_pa
     assert result.returncode == 0, result.stderr
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history["options"]["erase"] == 0.0
+
+
+def test_training_steps_move_to_one_thread_when_one_thread_is_faster(synthetic_cache, tmp_path):
+    """Trainer.train_step runs through its ThreadChoice: with a clock on which one-thread
+    steps are the faster, the steps after the first trial run the model on one BLAS thread."""
+    from threadpoolctl import threadpool_info
+
+    from fer_app.train import make_trainer, new_state, parse_args
+    from minicnn.thread_choice import PROBE_STEPS, RECENT, WARM_UP, ThreadChoice
+
+    def blas_threads():
+        return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+    argv = [str(arg) for arg in train_args(synthetic_cache, tmp_path / "run")]
+    trainer = make_trainer(parse_args(argv))
+    state = new_state(parse_args(argv), trainer, argv)
+    state.epoch_order = np.arange(trainer.num_train)
+    clock = {"now": 0.0}
+    trainer.thread_choice = choice = ThreadChoice(clock=lambda: clock["now"])
+    seen, forward = [], trainer.model.forward
+
+    def timed_forward(x, training=False):
+        seen.append(blas_threads())
+        clock["now"] += 1.0 if choice.threads == "one" else 3.0
+        return forward(x, training)
+    trainer.model.forward = timed_forward
+    for _ in range(WARM_UP + RECENT + PROBE_STEPS + 2):
+        state.batch %= trainer.steps_per_epoch
+        trainer.train_step(state)
+    assert choice.one
+    assert seen[:WARM_UP + RECENT] == [blas_threads()] * (WARM_UP + RECENT)
+    assert seen[WARM_UP + RECENT:] == [1] * (PROBE_STEPS + 2)
