@@ -6,7 +6,7 @@ import pytest
 from minicnn import Conv2D, Sequential
 from minicnn.backend import active_kernels
 from minicnn.kernels import im2col_numpy
-from minicnn.kernels.winograd_matrices import MAX_TILE, best_output_tile, winograd_matrices
+from minicnn.kernels.winograd_matrices import MAX_TILE, best_output_tile, mirrored_rows, winograd_matrices
 from minicnn.layers import conv
 from minicnn.losses import SoftmaxCrossEntropy
 from minicnn.models import report_cnn, vgg_bn_cnn
@@ -40,6 +40,18 @@ def test_one_dimensional_minimal_filtering_is_a_correlation(m, r):
     rng = np.random.default_rng(m * 10 + r)
     d, taps = rng.standard_normal(m + r - 1), rng.standard_normal(r)
     np.testing.assert_allclose(at @ ((g @ taps) * (bt @ d)), np.correlate(d, taps, "valid"), atol=1e-12)
+
+
+@pytest.mark.parametrize("m,r", ALL_SIZES)
+def test_mirrored_rows_cover_bt_once_and_reproduce_each_minus_row(m, r):
+    bt = winograd_matrices(m, r)[2]
+    pairs, singles = mirrored_rows(m, r)
+    assert sorted(pairs.ravel().tolist() + singles.tolist()) == list(range(len(bt)))
+    signs = (-1.0) ** np.arange(len(bt))
+    for plus, minus in pairs:
+        np.testing.assert_allclose(bt[minus], signs * bt[plus], rtol=1e-12, atol=0)
+    if m + r - 1 in (4, 6, 8):        # points 0, +-1, (+-1/2, +-2), infinity: all but two rows pair up
+        assert len(singles) == 2
 
 
 def test_tiles_beyond_the_accurate_size_are_refused():

@@ -59,6 +59,27 @@ def winograd_matrices(m, r):
 
 
 @lru_cache(maxsize=None)
+def mirrored_rows(m, r):
+    """BT's rows for the points p and -p in pairs, (plus, minus): (P, 2) int64, and the rows
+    that have no mirror (0, infinity and an unpaired last point): (S,) int64.
+
+    The polynomial values at -p are those at p with the odd powers negated, and so is each
+    such row of BT: BT[minus, j] = (-1)^j BT[plus, j]. So with E the sum of a row's
+    even-numbered terms and O that of its odd-numbered ones, the pair's two results are
+    E + O and E - O: half the multiply-adds for those rows (the input transform of
+    F(4, 5) has 3 pairs among its 8 rows). Found by comparing the rows (to rounding),
+    so it holds whatever POINTS holds.
+    """
+    bt = winograd_matrices(m, r)[2]
+    signs = (-1.0) ** np.arange(bt.shape[1])
+    pairs = [(plus, minus) for plus in range(len(bt)) for minus in range(plus + 1, len(bt))
+             if np.count_nonzero(bt[plus]) > 1 and np.allclose(bt[minus], signs * bt[plus], rtol=1e-12, atol=0)]
+    paired = {row for pair in pairs for row in pair}
+    singles = [row for row in range(len(bt)) if row not in paired]
+    return (np.array(pairs, dtype=np.int64).reshape(-1, 2), np.array(singles, dtype=np.int64))
+
+
+@lru_cache(maxsize=None)
 def best_output_tile(out_h, out_w, r):
     """The m of F(m, r) that minimises the work for an out_h x out_w output.
 

@@ -20,7 +20,9 @@ block of a plane, rows of consecutive elements. So each transform is a sum of
     rows  [xi, q, ty, l] = sum_i BT[xi, i] * plane[i % m, q][ty + i // m, l]       (vertical)
     V[xi, nu][ty, tx]    = sum_j BT[nu, j] * rows[xi, j % m][ty, tx + j // m]      (horizontal)
 
-Padding is the zeros around the image in the planes.
+Padding is the zeros around the image in the planes. Rows of BT for the points p and -p
+are mirrored (winograd_matrices.mirrored_rows): such a pair sums its even-numbered terms E
+and its odd-numbered ones O once, and gives E + O and E - O, in both passes.
 
 Moving values between layouts (image -> planes, the transform's blocks -> V's tile
 order, and back in the adjoints) goes through index maps computed once per call in
@@ -45,7 +47,7 @@ from numba import njit, prange
 
 from minicnn.kernels.relu_numba import relu_of
 from minicnn.kernels.shapes import ceil_div, check_out
-from minicnn.kernels.winograd_matrices import winograd_matrices
+from minicnn.kernels.winograd_matrices import mirrored_rows, winograd_matrices
 from minicnn.kernels.winograd_numpy import filter_transform, filter_transform_adjoint, tile_counts
 
 # A thread's task is one channel of a few samples, about this many tiles in all: the
@@ -135,8 +137,8 @@ def input_transform(x, m, r, pad, out=None):
     bt = winograd_matrices(m, r)[2].astype(x.dtype)
     shape = (bt.shape[0] ** 2, c, n * layout.th * layout.tw)
     v = np.empty(shape, dtype=x.dtype) if out is None else check_out(out, shape, x.dtype)
-    _input_transform_into(image_rows(np.ascontiguousarray(x)), bt, m, layout.th, layout.tw, layout.ph, layout.pw,
-                          layout.group, layout.pixels, layout.tiles, v)
+    _input_transform_into(image_rows(np.ascontiguousarray(x)), bt, *mirrored_rows(m, r), m, layout.th, layout.tw,
+                          layout.ph, layout.pw, layout.group, layout.pixels, layout.tiles, v)
     return v
 
 
@@ -155,7 +157,7 @@ def _add_scaled(dst, coef, src, count):
 
 
 @njit(parallel=True, cache=True)
-def _input_transform_into(x, bt, m, th, tw, ph, pw, group, pixels, tiles, v):
+def _input_transform_into(x, bt, pairs, singles, m, th, tw, ph, pw, group, pixels, tiles, v):
     # A task stacks `group` images, numbered channel by channel (image k: channel k // N,
     # sample k % N): in training, a few samples of one channel; at batch 1, a few channels,
     # which gives the passes below loops several images long (the report's 5x5 layer at
@@ -178,22 +180,48 @@ def _input_transform_into(x, bt, m, th, tw, ph, pw, group, pixels, tiles, v):
         # each image's planes read into the next image's, and are dropped at the end.
         length = (count * ph - reach) * pw
         rows = np.zeros((a, m, length + pw), dtype=x.dtype)
-        for xi in range(a):                              # vertical: BT down the columns of every tile
+        for s in range(singles.size):                    # vertical: BT down the columns of every tile
+            xi = singles[s]
             for i in range(a):
                 for q in range(m):
                     _add_scaled(rows[xi, q], bt[xi, i], planes[i % m, q, (i // m) * pw:], length)
-        block = np.empty(length, dtype=x.dtype)
+        for pair in range(pairs.shape[0]):               # a mirrored pair: E + O and E - O
+            plus, minus = pairs[pair, 0], pairs[pair, 1]
+            for q in range(m):
+                even, odd = rows[plus, q], rows[minus, q]
+                for i in range(a):
+                    _add_scaled(even if i % 2 == 0 else odd, bt[plus, i], planes[i % m, q, (i // m) * pw:], length)
+                for t in range(length):
+                    e, o = even[t], odd[t]
+                    even[t], odd[t] = e + o, e - o
+        even, odd = np.empty(length, dtype=x.dtype), np.empty(length, dtype=x.dtype)
         for xi in range(a):                              # horizontal: BT along the rows of every tile
-            for nu in range(a):
-                block[:] = 0
+            for s in range(singles.size):
+                nu = singles[s]
+                even[:] = 0
                 for j in range(a):
-                    _add_scaled(block, bt[nu, j], rows[xi, j % m, j // m:], length)
+                    _add_scaled(even, bt[nu, j], rows[xi, j % m, j // m:], length)
                 for g in range(count):                   # keep each image's tiles, in tile order
                     channel, sample = divmod(first_image + g, n)
                     dst = v[xi * a + nu, channel, sample * per_image:(sample + 1) * per_image]
                     where = tiles[g * per_image:(g + 1) * per_image]
                     for t in range(per_image):
-                        dst[t] = block[where[t]]
+                        dst[t] = even[where[t]]
+            for pair in range(pairs.shape[0]):
+                plus, minus = pairs[pair, 0], pairs[pair, 1]
+                even[:] = 0
+                odd[:] = 0
+                for j in range(a):
+                    _add_scaled(even if j % 2 == 0 else odd, bt[plus, j], rows[xi, j % m, j // m:], length)
+                for g in range(count):                   # E + O and E - O, each image's tiles in tile order
+                    channel, sample = divmod(first_image + g, n)
+                    first = sample * per_image
+                    dst_plus = v[xi * a + plus, channel, first:first + per_image]
+                    dst_minus = v[xi * a + minus, channel, first:first + per_image]
+                    where = tiles[g * per_image:(g + 1) * per_image]
+                    for t in range(per_image):
+                        e, o = even[where[t]], odd[where[t]]
+                        dst_plus[t], dst_minus[t] = e + o, e - o
 
 
 def output_transform(mt, m, r, bias, out_shape, out=None, relu=False):
