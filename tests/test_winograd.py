@@ -251,9 +251,9 @@ def test_inference_in_chunks_matches_one_chunk(monkeypatch, backend):
     m = best_output_tile(9, 9, 3)
     tiles = (-(-9 // m)) ** 2
     bytes_per_sample = (m + 2) ** 2 * 16 * tiles * x.itemsize         # the larger of V and M
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 2 * bytes_per_sample)   # chunks of 2, 2 and 1 samples
+    monkeypatch.setattr(conv, "WINOGRAD_CHUNK_BYTES", 2 * bytes_per_sample)   # chunks of 2, 2 and 1 samples
     np.testing.assert_allclose(layer.forward(x, training=False), whole, rtol=1e-12, atol=1e-12)
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)                      # one sample per chunk
+    monkeypatch.setattr(conv, "WINOGRAD_CHUNK_BYTES", 1)                      # one sample per chunk
     np.testing.assert_allclose(layer.forward(x, training=False), whole, rtol=1e-12, atol=1e-12)
     dout = rng.standard_normal(whole.shape)
     dx_recomputed = layer.backward(dout)              # V was not kept in inference: rebuilt
