@@ -1,16 +1,15 @@
 """Every thread or one: chosen while a run trains, by timing both now and then.
 
 A training step splits each call over all the threads, which pays while every core is
-free: the report's step ran about 1.75 times faster on two threads than on one (2 cores,
-batch 64). When another process takes a core, each split call waits for its share on the
+free. When another process takes a core, each split call waits for its share on the
 shared core, and the same step on two threads fell below its speed on one. Measured on
-the report network, one core kept busy by a spinning process, the two ways taking turns
-in one process (three rounds, images/s): two threads 102 idle, 47 busy; one thread 59
-idle, 64 busy. Which way wins can change while a run trains (another job starts or ends),
+the report network (2 cores, batch 64), one core kept busy by a spinning process, the two
+ways taking turns in one process (three rounds, images/s): two threads 102 idle, 47 busy;
+one thread 59 idle, 64 busy. Which way wins can change while a run trains (another job starts or ends),
 so a ThreadChoice keeps trying: every `probe_every` steps it runs `probe_steps` steps the
 other way, and switches if they were clearly faster (by SWITCH_MARGIN) than the median of
-the last RECENT steps the current way. A trial costs little: idle, two one-thread steps
-every 100 cost about 1.5% of the run's time.
+the last RECENT steps the current way. A trial costs little: by the figures above, idle,
+two one-thread steps (1.7 times as long) every 100 add about 1.5% to the run's time.
 
     choice = ThreadChoice()
     for x, y in batches:

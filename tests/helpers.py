@@ -1,5 +1,7 @@
-"""Shared test inputs: layer configurations to sweep, and inputs that keep off kinks."""
+"""Shared test inputs: layer configurations to sweep, and inputs that keep off kinks; and
+the thread counts of the BLAS pools."""
 import numpy as np
+from threadpoolctl import threadpool_info
 
 # (N, C, H, W, F, kernel, stride, padding): odd and even sizes, strides, paddings.
 CONV_CASES = [
@@ -35,3 +37,8 @@ def distinct_values(rng, shape, spacing=0.01):
     """Shuffled values at least `spacing` apart: no max-pool tie within reach of a 1e-5 step."""
     count = int(np.prod(shape))
     return (rng.permutation(count) * spacing - count * spacing / 2).reshape(shape)
+
+
+def blas_threads():
+    """The set of thread counts of the BLAS pools loaded (NumPy's, and OpenCV's where loaded)."""
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}

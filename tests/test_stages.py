@@ -4,12 +4,12 @@ import threading
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
 
 from data_tools.opencv import cv2
 from fer_app.stages import detected_ahead, one_thread_per_stage
 from minicnn.backend import get_backend
 from minicnn.threads import SharedLimit, one_thread
+from tests.helpers import blas_threads
 
 
 class CountingDetector:
@@ -67,10 +67,6 @@ def test_leaving_early_stops_the_worker():
             break
     analysed.close()
     assert threading.active_count() == before
-
-
-def blas_threads():
-    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
 
 
 def test_one_thread_per_stage_limits_every_pool_and_restores_it():

@@ -4,10 +4,10 @@ A fake clock gives each step the duration the test decides for the way it runs o
 choices are exact; one test runs real steps to check the one-thread way really is one thread.
 """
 import pytest
-from threadpoolctl import threadpool_info
 
 from minicnn.backend import get_backend
 from minicnn.thread_choice import PROBE_STEPS, RECENT, WARM_UP, ThreadChoice
+from tests.helpers import blas_threads
 
 
 class FakeClock:
@@ -107,10 +107,6 @@ def test_a_step_that_fails_is_not_timed_and_leaves_the_thread_counts_as_they_wer
     assert choice.threads == "all" and not choice.one
 
 
-def blas_threads():
-    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-
-
 def test_a_one_thread_step_runs_blas_and_numba_on_one_thread():
     clock = FakeClock()
     choice = ThreadChoice(probe_every=10, clock=clock)
@@ -121,8 +117,8 @@ def test_a_one_thread_step_runs_blas_and_numba_on_one_thread():
             counts = blas_threads()
             if get_backend() == "numba":
                 import numba
-                counts.append(numba.get_num_threads())
+                counts |= {numba.get_num_threads()}
             seen.append(counts)
             clock.now += 1.6
     assert choice.one
-    assert all(count == 1 for counts in seen for count in counts)
+    assert seen == [{1}] * (PROBE_STEPS + 1)

@@ -357,13 +357,9 @@ def test_a_checkpoint_from_before_erasing_resumes_without_it(stopped_run, tmp_pa
 def test_training_steps_move_to_one_thread_when_one_thread_is_faster(synthetic_cache, tmp_path):
     """Trainer.train_step runs through its ThreadChoice: with a clock on which one-thread
     steps are the faster, the steps after the first trial run the model on one BLAS thread."""
-    from threadpoolctl import threadpool_info
-
     from fer_app.train import make_trainer, new_state, parse_args
     from minicnn.thread_choice import PROBE_STEPS, RECENT, WARM_UP, ThreadChoice
-
-    def blas_threads():
-        return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+    from tests.helpers import blas_threads
 
     argv = [str(arg) for arg in train_args(synthetic_cache, tmp_path / "run")]
     trainer = make_trainer(parse_args(argv))
@@ -383,4 +379,4 @@ def test_training_steps_move_to_one_thread_when_one_thread_is_faster(synthetic_c
         trainer.train_step(state)
     assert choice.one
     assert seen[:WARM_UP + RECENT] == [blas_threads()] * (WARM_UP + RECENT)
-    assert seen[WARM_UP + RECENT:] == [1] * (PROBE_STEPS + 2)
+    assert seen[WARM_UP + RECENT:] == [{1}] * (PROBE_STEPS + 2)

@@ -73,7 +73,7 @@ def mirrored_rows(m, r):
     bt = winograd_matrices(m, r)[2]
     signs = (-1.0) ** np.arange(bt.shape[1])
     pairs = [(plus, minus) for plus in range(len(bt)) for minus in range(plus + 1, len(bt))
-             if np.count_nonzero(bt[plus]) > 1 and np.allclose(bt[minus], signs * bt[plus], rtol=1e-12, atol=0)]
+             if np.allclose(bt[minus], signs * bt[plus], rtol=1e-12, atol=0)]
     paired = {row for pair in pairs for row in pair}
     singles = [row for row in range(len(bt)) if row not in paired]
     return (np.array(pairs, dtype=np.int64).reshape(-1, 2), np.array(singles, dtype=np.int64))
